@@ -1,0 +1,1 @@
+"""Department adapters and their shared runtime."""

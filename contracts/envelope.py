@@ -1,0 +1,71 @@
+"""The envelope: the JSON body of every message (DESIGN §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Self, TypeVar
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, model_validator
+
+from contracts.codes import Department
+from contracts.messages.base import Contract, rule_error
+from contracts.values import Instant
+
+P = TypeVar("P", bound=Contract)
+
+_DEPARTMENT_ALTERNATION = "|".join(d.value for d in Department)
+#: ``<department>-<yyyy>-<sequence>``, e.g. ``tax-2026-000123``.
+CASE_ID_PATTERN = rf"^({_DEPARTMENT_ALTERNATION})-\d{{4}}-\d{{6,10}}$"
+CaseId = Annotated[str, StringConstraints(pattern=CASE_ID_PATTERN)]
+
+#: Types that open a case: their ``case_id`` is chosen by, and prefixed with, the source.
+REGISTERING_TYPES = frozenset({"case.registered", "petition.registered", "arrears.notice"})
+#: Types that travel without a case.
+CASELESS_TYPES = frozenset({"payment.details", "payment.receipt"})
+
+
+class Envelope(Contract, Generic[P]):
+    """Header fields plus a typed payload; one subclass per message type and version."""
+
+    message_id: UUID
+    type: str
+    schema_version: int = Field(ge=1)
+    source: Department
+    target: Department | None = None
+    case_id: CaseId | None = None
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    occurred_at: Instant
+    payload: P
+
+    @model_validator(mode="after")
+    def _case_rules(self) -> Self:
+        if self.type in CASELESS_TYPES:
+            return self
+        if self.case_id is None:
+            raise rule_error("case_id_required", f"a {self.type} message names its case", "case_id")
+        if self.type in REGISTERING_TYPES and not self.case_id.startswith(f"{self.source.value}-"):
+            raise rule_error(
+                "case_id_prefix",
+                f"a registered case's id starts with its source's code '{self.source.value}-'",
+                "case_id",
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """The routing key this message travels under on ``sihub.in``: ``<source>.<type>``."""
+        return f"{self.source.value}.{self.type}"
+
+    def to_json(self) -> bytes:
+        """The wire bytes (UTF-8 JSON)."""
+        return self.model_dump_json().encode()
+
+    @property
+    def occurred(self) -> datetime:
+        """When the event happened (an aware datetime)."""
+        return self.occurred_at
+
+
+AnyEnvelope = Envelope[Any]

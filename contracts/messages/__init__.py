@@ -1,0 +1,1 @@
+"""Payload contracts of every message type, grouped by flow."""

@@ -1,0 +1,1 @@
+"""The sihub hub: case ledger, routing, SLA engine, persistence, bus, API, CLI."""

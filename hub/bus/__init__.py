@@ -1,0 +1,1 @@
+"""Message transport: in-memory broker and RabbitMQ (pika), topology."""

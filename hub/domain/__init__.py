@@ -1,0 +1,1 @@
+"""Pure domain rules of the county notice: state machine, routing, SLA arithmetic."""

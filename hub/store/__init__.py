@@ -1,0 +1,1 @@
+"""Persistence of the case ledger (SQLAlchemy 2, Alembic)."""
