@@ -76,8 +76,8 @@ class CaseRouted(Contract):
     mode: RoutingMode
     tier: Tier
     because: Label  # registered | transferred | joint_handling | escalated | reopened | meeting | objection
-    rule: Label
-    clause: Label
+    rule: Text
+    clause: Text
     explanation: Text
     sign_by: Instant | None
     registration: CaseRegistered | PetitionRegistered

@@ -1,0 +1,1 @@
+"""Shipped default configuration files, read with ``importlib.resources``."""
