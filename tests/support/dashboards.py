@@ -1,0 +1,122 @@
+"""Run every query of a Grafana dashboard against a real Prometheus.
+
+``panel_queries`` walks a dashboard's panels (rows included) and returns each
+target's PromQL with the dashboard variables and Grafana's built-ins substituted;
+``check_queries`` runs them and reports every query that errors or, where the
+caller expects data, returns no series. Both work on plain JSON data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+#: What Grafana would put for its built-in variables in a test-sized time range.
+GRAFANA_BUILTINS: Mapping[str, str] = {
+    "__rate_interval": "1m",
+    "__interval": "15s",
+    "__range": "1h",
+    "__range_s": "3600",
+    "__range_ms": "3600000",
+}
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+_LABEL_VALUES = re.compile(
+    r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>\w+)\s*\)\s*$"
+)
+
+
+class UnresolvedVariableError(ValueError):
+    """A query uses a variable that neither the dashboard nor Grafana defines."""
+
+
+def iter_panels(panels: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """Every panel, including those nested in (collapsed) rows."""
+    for panel in panels:
+        yield panel
+        yield from iter_panels(panel.get("panels", []))
+
+
+def substitute(expr: str, variables: Mapping[str, str]) -> str:
+    """``expr`` with ``$var``, ``${var}``, ``${var:fmt}`` and ``[[var]]`` replaced.
+
+    Raises:
+        UnresolvedVariableError: a variable has no value in ``variables`` or the built-ins.
+    """
+    values = {**GRAFANA_BUILTINS, **variables}
+
+    def replace(match: re.Match[str]) -> str:
+        name = next(group for group in match.groups() if group)
+        if name not in values:
+            raise UnresolvedVariableError(f"${name} in {expr!r} has no value")
+        return values[name]
+
+    return _VARIABLE.sub(replace, expr)
+
+
+def panel_queries(
+    dashboard: Mapping[str, Any], variables: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(panel title, PromQL) of every target of every panel, variables substituted."""
+    queries: list[tuple[str, str]] = []
+    for panel in iter_panels(dashboard.get("panels", [])):
+        for target in panel.get("targets", []):
+            if target.get("expr"):
+                title = substitute(str(panel.get("title", "")), variables)
+                queries.append((title, substitute(target["expr"], variables)))
+    return queries
+
+
+def variable_queries(dashboard: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each ``label_values(match, label)`` query variable as name → (match, label)."""
+    found: dict[str, tuple[str, str]] = {}
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") != "query":
+            continue
+        query = variable.get("query")
+        text = query.get("query", "") if isinstance(query, Mapping) else str(query or "")
+        parsed = _LABEL_VALUES.match(text)
+        if parsed is None:
+            raise ValueError(f"variable {variable.get('name')}: unsupported query {text!r}")
+        found[variable["name"]] = (parsed["match"] or "{__name__=~'.+'}", parsed["label"])
+    return found
+
+
+def instant_query(client: httpx.Client, expr: str) -> list[Any]:
+    """Run ``expr`` as an instant query; the result list.
+
+    Raises:
+        ValueError: Prometheus answered with an error (bad PromQL, unknown function...).
+    """
+    body = client.get("/api/v1/query", params={"query": expr}).json()
+    if body.get("status") != "success":
+        raise ValueError(f"{body.get('errorType')}: {body.get('error')}")
+    result = body["data"]["result"]
+    # A scalar or string result is one value, not a list of series.
+    return result if isinstance(result, list) else [result]
+
+
+def check_queries(
+    prom_url: str,
+    queries: Sequence[tuple[str, str]],
+    expect_series: Callable[[str, str], bool],
+) -> list[str]:
+    """Run every query against ``prom_url``; one line per problem, empty when all is well.
+
+    A problem is a query Prometheus refuses, or one that returns no series while
+    ``expect_series(title, expr)`` says the scenario should have produced some.
+    """
+    problems: list[str] = []
+    with httpx.Client(base_url=prom_url, timeout=10.0) as client:
+        for title, expr in queries:
+            try:
+                result = instant_query(client, expr)
+            except (ValueError, httpx.HTTPError) as error:
+                problems.append(f"{title}: {expr} -> {error}")
+                continue
+            if not result and expect_series(title, expr):
+                problems.append(f"{title}: {expr} -> no series")
+    return problems
