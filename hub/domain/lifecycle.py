@@ -140,12 +140,13 @@ def transfer(case: Case, envelope: AnyEnvelope, now: datetime, rules: Rules) -> 
         routing=decision,
         previous_owner=case.owner,
         objection_until=None if payload.objection else window,
-        signed=tuple(d for d in case.signed if d != case.owner),
+        # The new owner signs as owner, even if it signed before as a participant.
+        signed=tuple(d for d in case.signed if d not in (case.owner, payload.to)),
         transfers=case.transfers + 1,
     )
     moved = arm_stage(
         rules,
-        cancel(enter(moved, Stage.ROUTED, now), "sign", "accept", "handle"),
+        _hand_over(cancel(enter(moved, Stage.ROUTED, now), "sign", "accept"), payload.to),
         "sign",
         moved.owner,
         now,
@@ -159,6 +160,19 @@ def transfer(case: Case, envelope: AnyEnvelope, now: datetime, rules: Rules) -> 
     because = "objection" if payload.objection else "transferred"
     emits = routed(moved, because, now) + copies(envelope, [case.owner])
     return Applied(moved, tuple(emits), ("objection" if payload.objection else "transferred",))
+
+
+def _hand_over(case: Case, new_owner: Department) -> Case:
+    """Move the handling clock to a new owner: a routine one restarts when the new owner
+    signs; a higher tier's keeps running and the new owner answers for it."""
+    if case.tier is Tier.ROUTINE:
+        return cancel(case, "handle")
+    key = f"{case.tier.value}.handle"
+    return case.evolve(
+        deadlines=tuple(
+            replace(d, department=new_owner) if d.key == key else d for d in case.deadlines
+        )
+    )
 
 
 def accept(case: Case, envelope: AnyEnvelope, now: datetime, rules: Rules) -> Applied:
@@ -208,6 +222,8 @@ def request_joint(case: Case, envelope: AnyEnvelope, now: datetime, rules: Rules
         routing=decision,
         signed=tuple(d for d in case.signed if d in named),
     )
+    if payload.lead != case.owner:
+        joint = _hand_over(joint, payload.lead)
     if payload.lead != case.owner or case.stage is Stage.ROUTED:
         joint = arm_stage(
             rules,

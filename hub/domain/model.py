@@ -159,6 +159,7 @@ class Case:
     objection_until: datetime | None = None
     deadlines: tuple[Deadline, ...] = ()
     reopened: int = 0
+    breaches: int = 0
     transfers: int = 0
     outcome: str | None = None
     satisfaction: str | None = None

@@ -65,8 +65,12 @@ def fire(case: Case, deadline: Deadline, now: datetime, rules: Rules) -> Applied
 
 
 def _breach(case: Case, live: Deadline, now: datetime, rules: Rules) -> Applied:
-    remaining = case.evolve(deadlines=tuple(d for d in case.deadlines if d is not live))
-    higher = tier_above(case.tier) if live.stage in ESCALATING_STAGES else None
+    remaining = case.evolve(
+        deadlines=tuple(d for d in case.deadlines if d is not live), breaches=case.breaches + 1
+    )
+    # Only the tiers' own deadlines escalate: court.accept shares the stage name "accept"
+    # with petition.accept, but the court's limits are no dispute tier.
+    higher = tier_above(case.tier) if live.escalates and live.stage in ESCALATING_STAGES else None
     breach = SlaBreached(
         stage=live.stage,
         tier=live.tier,

@@ -1,0 +1,1 @@
+"""Scenario and property tests of the hub domain, one or more per clause of the county notice."""
