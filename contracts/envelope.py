@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
-from uuid import UUID
 
 from pydantic import Field, StringConstraints, model_validator
 
 from contracts.codes import Department
 from contracts.messages.base import Contract, rule_error
-from contracts.values import Instant
+from contracts.values import Instant, Uuid
 
 P = TypeVar("P", bound=Contract)
 
 _DEPARTMENT_ALTERNATION = "|".join(d.value for d in Department)
 #: ``<department>-<yyyy>-<sequence>``, e.g. ``tax-2026-000123``.
-CASE_ID_PATTERN = rf"^({_DEPARTMENT_ALTERNATION})-\d{{4}}-\d{{6,10}}$"
+CASE_ID_PATTERN = rf"^({_DEPARTMENT_ALTERNATION})-[0-9]{{4}}-[0-9]{{6,10}}$"
 CaseId = Annotated[str, StringConstraints(pattern=CASE_ID_PATTERN)]
 
 #: Types that open a case: their ``case_id`` is chosen by, and prefixed with, the source.
@@ -28,14 +27,14 @@ CASELESS_TYPES = frozenset({"payment.details", "payment.receipt"})
 class Envelope(Contract, Generic[P]):
     """Header fields plus a typed payload; one subclass per message type and version."""
 
-    message_id: UUID
+    message_id: Uuid
     type: str
     schema_version: int = Field(ge=1)
     source: Department
     target: Department | None = None
     case_id: CaseId | None = None
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
+    correlation_id: Uuid | None = None
+    causation_id: Uuid | None = None
     occurred_at: Instant
     payload: P
 

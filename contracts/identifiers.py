@@ -13,7 +13,8 @@ import re
 ID_NUMBER_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 #: GB 11643 check character, indexed by the weighted sum mod 11.
 ID_NUMBER_CHECK = "10X98765432"
-_ID_NUMBER_SHAPE = re.compile(r"\d{17}[0-9X]")
+# ASCII digits only: ``\d`` would also admit fullwidth digits such as "３", which ``int()`` reads.
+_ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 #: GB 32100 character set; a character's value is its position.
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -28,6 +28,9 @@ _OWN_REASONS = {
     "invalid_uscc": RejectReason.INVALID_USCC,
 }
 _JSON_ERRORS = frozenset({"json_invalid", "json_type"})
+#: At most this many characters of a refused type or version are echoed in a detail,
+#: which travels in an AMQP header: a 4 MiB type string must not become a 4 MiB header.
+_ECHO_CHARS = 64
 _DEFAULT_SETTINGS = ValidationSettings()
 
 
@@ -86,7 +89,7 @@ def _header_rejection(head: dict[str, Any], registry: Registry, message_id: str 
         )
     if not registry.knows(type_):
         return Rejected(
-            RejectReason.UNKNOWN_TYPE, f"type: unknown message type {type_!r}", message_id
+            RejectReason.UNKNOWN_TYPE, f"type: unknown message type {_echo(type_)}", message_id
         )
     if type(version) is not int:
         return Rejected(
@@ -95,9 +98,14 @@ def _header_rejection(head: dict[str, Any], registry: Registry, message_id: str 
     known = ", ".join(str(cv.version) for cv in registry.versions(type_))
     return Rejected(
         RejectReason.UNSUPPORTED_VERSION,
-        f"schema_version: {type_} version {version} is not supported (supported: {known})",
+        f"schema_version: {type_} version {_echo(version)} is not supported (supported: {known})",
         message_id,
     )
+
+
+def _echo(value: str | int) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= _ECHO_CHARS else f"{text[:_ECHO_CHARS]}... ({len(text)} characters)"
 
 
 def _peek(raw: bytes) -> dict[str, Any]:

@@ -13,9 +13,12 @@ DESIGN §9 apply.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -86,7 +89,8 @@ def _check_jurisdiction(value: str, info: ValidationInfo) -> str:
     return value
 
 
-_MONEY = re.compile(r"\d{1,13}(\.\d{1,2})?")
+# ASCII digits only: ``\d`` would also admit fullwidth digits, which ``Decimal`` reads.
+_MONEY = re.compile(r"[0-9]{1,13}(\.[0-9]{1,2})?")
 
 
 def _parse_money(value: Any) -> Any:
@@ -115,7 +119,59 @@ def _check_money(value: Decimal) -> Decimal:
     return value
 
 
-ID_NUMBER_PATTERN = r"^\d{17}[0-9X]$"
+# Wire shapes of times and ids. pydantic alone also reads "1700000000" as a time and
+# "0" as a date (unix timestamps), "2026-11-23 09:15+0800", and UUIDs in braces or as
+# URNs; the contract is the one RFC 3339 / RFC 9562 form, checked before pydantic parses.
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+DAY_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_INSTANT = re.compile(INSTANT_PATTERN)
+_DAY = re.compile(DAY_PATTERN)
+_UUID = re.compile(UUID_PATTERN)
+_INSTANT_MESSAGE = (
+    "must be an RFC 3339 date-time with seconds and an offset, e.g. 2026-11-23T09:15:00+08:00"
+)
+
+
+def _from_wire(
+    shape: re.Pattern[str], read: Callable[[str], object], error: str, message: str
+) -> Callable[[Any], Any]:
+    """A before-validator reading a JSON string of ``shape`` with ``read``; objects pass as they are.
+
+    It reads the string itself, as ``_parse_money`` does, because the strict inner
+    validator no longer accepts a string once a before-validator has run.
+    """
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not shape.fullmatch(value):
+            raise PydanticCustomError(error, message)
+        try:
+            return read(value)
+        except ValueError:  # a day the calendar does not have, such as 2026-02-30
+            raise PydanticCustomError(error, message) from None
+
+    return check
+
+
+#: Division codes are 9 (township) or 12 (village) digits.
+JURISDICTION_PATTERN = r"^[0-9]{9}([0-9]{3})?$"
+
+
+def jurisdiction_pattern(county_code: str) -> str:
+    """The pattern of a division code under ``county_code``: the county rule as a regex."""
+    tails = [f"[0-9]{{{size - len(county_code)}}}" for size in (9, 12) if size > len(county_code)]
+    if not re.fullmatch(r"[0-9]+", county_code) or not tails:
+        raise ValueError(f"county code {county_code!r} is not a division code of 1 to 11 digits")
+    return f"^{county_code}({'|'.join(tails)})$"
+
+
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9X]$"
 USCC_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
 
 #: Resident ID number (GB 11643), check digit verified.
@@ -148,11 +204,11 @@ Uscc = Annotated[
 #: Division code (事项所在辖区) under the county, e.g. ``340322101``.
 Jurisdiction = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{9}(\d{3})?$"),
+    StringConstraints(pattern=JURISDICTION_PATTERN),
     AfterValidator(_check_jurisdiction),
 ]
 #: A fee month ``YYYY-MM``.
-Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 #: A non-negative amount in yuan with at most two places; a string on the wire.
 Yuan = Annotated[
     Decimal,
@@ -162,13 +218,42 @@ Yuan = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\d{1,13}(\.\d{1,2})?$",
+            "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$",
             "description": "Amount in yuan as a decimal string, at most two places, never a number.",
         }
     ),
 ]
 #: An instant with an explicit UTC offset (the county works in Asia/Shanghai).
-Instant = AwareDatetime
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(
+        _from_wire(_INSTANT, datetime.fromisoformat, "datetime_format", _INSTANT_MESSAGE)
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": INSTANT_PATTERN,
+            "description": "RFC 3339 date-time with seconds and an offset (Z or ±hh:mm).",
+        }
+    ),
+]
+#: A calendar day ``YYYY-MM-DD``.
+Day = Annotated[
+    date,
+    BeforeValidator(
+        _from_wire(_DAY, date.fromisoformat, "date_format", "must be a calendar date YYYY-MM-DD")
+    ),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
+#: A UUID in its hyphenated form, e.g. ``0193f6d2-8c1e-7b4a-9f00-5c1d2e3f4a5b``.
+Uuid = Annotated[
+    UUID,
+    BeforeValidator(
+        _from_wire(_UUID, UUID, "uuid_format", "must be a hyphenated UUID (8-4-4-4-12 hex)")
+    ),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN}),
+]
 #: Short free text: names, clerk numbers, document numbers.
 Label = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=False)]
 #: Free text: summaries, opinions, results.
@@ -181,6 +266,7 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 __all__ = [
     "DEFAULT_COUNTY_CODE",
     "Count",
+    "Day",
     "IdNumber",
     "Instant",
     "Jurisdiction",
@@ -189,6 +275,7 @@ __all__ = [
     "Phone",
     "Text",
     "Uscc",
+    "Uuid",
     "ValidationSettings",
     "Yuan",
 ]

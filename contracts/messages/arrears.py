@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.codes import Department, EnforcementResult, InsuranceType, Ruling
 from contracts.messages.base import Contract, Employer, check_period_order, rule_error
-from contracts.values import Count, Instant, Label, Period, Text, Yuan
+from contracts.values import Count, Day, Instant, Label, Period, Text, Yuan
 
 
 class ArrearsNotice(Contract):
@@ -23,9 +22,9 @@ class ArrearsNotice(Contract):
     period_start: Period
     period_end: Period
     principal: Yuan
-    late_fee_from: date
-    served_on: date
-    pay_by: date
+    late_fee_from: Day
+    served_on: Day
+    pay_by: Day
     workers_affected: Count
 
     @model_validator(mode="after")
@@ -46,9 +45,9 @@ class ArrearsConfirmationRequested(Contract):
     period_end: Period
     principal: Yuan
     late_fee: Yuan
-    late_fee_until: date
-    window_opens_on: date
-    latest_application_by: date
+    late_fee_until: Day
+    window_opens_on: Day
+    latest_application_by: Day
     confirm_by: Instant | None
 
 
@@ -68,9 +67,11 @@ class EnforcementApplied(Contract):
     application_no: Label
     principal: Yuan
     late_fee: Yuan
-    late_fee_until: date
-    notice_served_on: date
-    confirmations: tuple[Department, ...] = Field(min_length=1)
+    late_fee_until: Day
+    notice_served_on: Day
+    confirmations: tuple[Department, ...] = Field(
+        min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     court_case_ref: Label | None
 
     @model_validator(mode="after")
@@ -84,7 +85,7 @@ class EnforcementAccepted(Contract):
     """The court accepts (立案) an enforcement application."""
 
     court_case_ref: Label
-    accepted_on: date
+    accepted_on: Day
     note: Text | None = None
 
 
@@ -93,7 +94,7 @@ class EnforcementRuled(Contract):
 
     court_case_ref: Label
     ruling: Ruling
-    ruled_on: date
+    ruled_on: Day
     reason: Text | None = None
 
 
@@ -103,5 +104,5 @@ class EnforcementConcluded(Contract):
     court_case_ref: Label
     result: EnforcementResult
     amount_recovered: Yuan
-    concluded_on: date
+    concluded_on: Day
     note: Text | None = None

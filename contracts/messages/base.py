@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
@@ -22,6 +22,16 @@ def rule_error(rule: str, message: str, field: str | None = None) -> PydanticCus
     return PydanticCustomError(
         "sihub_rule", "{message}", {"rule": rule, "message": message, "field": field or ""}
     )
+
+
+def schema_when(field: str, value: str, then: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema ``if``/``then``: when ``field`` is ``value``, ``then`` applies too."""
+    return {"if": {"properties": {field: {"const": value}}, "required": [field]}, "then": then}
+
+
+def schema_not_null(field: str) -> dict[str, Any]:
+    """A JSON Schema fragment: ``field`` is present and a string (not null)."""
+    return {"required": [field], "properties": {field: {"type": "string"}}}
 
 
 def check_period_order(start: str, end: str, field: str = "end") -> None:
@@ -47,7 +57,14 @@ class FeePeriod(Contract):
 class Party(Contract):
     """The person or employer who raised the dispute (personal data: never logged)."""
 
-    model_config = ConfigDict(json_schema_extra={"format": "sihub-party"})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "format": "sihub-party",
+            # _identified in JSON Schema terms, for validators that do not check formats
+            **schema_when("kind", PartyKind.EMPLOYER.value, schema_not_null("uscc")),
+            "else": schema_not_null("id_number"),
+        }
+    )
 
     kind: PartyKind
     name: Label

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from contracts.codes import (
     Category,
@@ -21,7 +21,15 @@ from contracts.codes import (
     Satisfaction,
     Tier,
 )
-from contracts.messages.base import Contract, Employer, FeePeriod, Party, rule_error
+from contracts.messages.base import (
+    Contract,
+    Employer,
+    FeePeriod,
+    Party,
+    rule_error,
+    schema_not_null,
+    schema_when,
+)
 from contracts.values import Count, Instant, Jurisdiction, Label, Text, Yuan
 
 
@@ -40,8 +48,8 @@ class CaseRegistered(Contract):
     employer: Employer | None
     jurisdiction: Jurisdiction
     category: Category
-    matters: tuple[Matter, ...] = Field(min_length=1)
-    insurance_types: tuple[InsuranceType, ...]
+    matters: tuple[Matter, ...] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
+    insurance_types: tuple[InsuranceType, ...] = Field(json_schema_extra={"uniqueItems": True})
     fee_period: FeePeriod | None
     amount_in_dispute: Yuan | None
     summary: Text
@@ -59,7 +67,8 @@ class PetitionRegistered(CaseRegistered):
     """A dispute that reached the petition bureau (信访事项); five or more people is collective."""
 
     petition_no: Label
-    people_count: Count = Field(ge=1)
+    # Annotated, not `= Field(ge=1)`: a default's constraint would lose to Count's own ge=0.
+    people_count: Annotated[Count, Field(ge=1)]
 
 
 #: From this many people a petition is collective (集体访).
@@ -101,8 +110,24 @@ class CaseAccepted(Contract):
 class CaseJointHandlingRequested(Contract):
     """The owner or the intake asks for joint handling (联合办理) with a lead department."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            # _lead_not_participant in JSON Schema terms: one if/then per department
+            "allOf": [
+                schema_when(
+                    "lead",
+                    lead.value,
+                    {"properties": {"participants": {"not": {"contains": {"const": lead.value}}}}},
+                )
+                for lead in Department
+            ]
+        }
+    )
+
     lead: Department
-    participants: tuple[Department, ...] = Field(min_length=1)
+    participants: tuple[Department, ...] = Field(
+        min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     reason: Text
 
     @model_validator(mode="after")
@@ -127,6 +152,12 @@ class CaseEscalated(Contract):
 
 class CaseMeetingConcluded(Contract):
     """The task force, the leading-group office or the joint meeting concludes on a case."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_when(
+            "decision", MeetingDecision.ASSIGN.value, schema_not_null("lead")
+        )
+    )
 
     tier: Tier
     meeting_no: Label

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.codes import Department, InsuranceType, PayerKind
-from contracts.messages.base import Contract, check_period_order, rule_error
-from contracts.values import Count, IdNumber, Label, Period, Uscc, Yuan
+from contracts.messages.base import (
+    Contract,
+    check_period_order,
+    rule_error,
+    schema_not_null,
+    schema_when,
+)
+from contracts.values import Count, Day, IdNumber, Label, Period, Uscc, Yuan
 
 BatchId = Label
 
@@ -17,7 +22,14 @@ BatchId = Label
 class PaymentRecord(Contract):
     """One collected contribution, as the tax bureau's export has it."""
 
-    model_config = ConfigDict(json_schema_extra={"format": "sihub-payment-record"})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "format": "sihub-payment-record",
+            # the payer rule of _consistent in JSON Schema terms (the period order needs code)
+            **schema_when("payer_kind", PayerKind.EMPLOYER.value, schema_not_null("employer_uscc")),
+            "else": schema_not_null("person_id_number"),
+        }
+    )
 
     record_id: Label
     payer_kind: PayerKind
@@ -32,8 +44,8 @@ class PaymentRecord(Contract):
     amount_paid: Yuan
     late_fee: Yuan
     tax_voucher_no: Label
-    paid_on: date
-    treasury_on: date | None
+    paid_on: Day
+    treasury_on: Day | None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -56,8 +68,10 @@ class PaymentRecord(Contract):
 class PaymentDetails(Contract):
     """A batch of payment details; the hub splits it by insurance type to hrss and medins."""
 
+    model_config = ConfigDict(json_schema_extra={"format": "sihub-payment-details"})
+
     batch_id: BatchId
-    collected_on: date
+    collected_on: Day
     records: tuple[PaymentRecord, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
