@@ -1,0 +1,55 @@
+"""Shared pieces of the benchmarks: a scratch vhost, percentiles, the closing JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from hub.bus.management import ManagementClient
+from hub.bus.topology import default_topology, to_definitions
+
+ADMIN_URL = os.environ.get("SIHUB_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def url_for(vhost: str, user: str, password: str) -> str:
+    """An AMQP URL of the local broker for ``vhost`` as ``user``."""
+    return f"amqp://{quote(user)}:{quote(password)}@127.0.0.1:5672/{quote(vhost, safe='')}"
+
+
+@contextmanager
+def scratch_county(label: str) -> Iterator[str]:
+    """A fresh vhost loaded with the sihub definitions (users, queues, policies); removed after."""
+    management = ManagementClient.for_broker(ADMIN_URL)
+    vhost = f"sihub-bench-{label}-{uuid.uuid4().hex[:6]}"
+    management.create_vhost(vhost)
+    management.import_definitions(to_definitions(default_topology(vhost=vhost)))
+    try:
+        yield vhost
+    finally:
+        management.delete_vhost(vhost)
+        management.close()
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100) by nearest rank; 0.0 for no samples."""
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[index]
+
+
+def finish(name: str, figures: dict[str, Any], bar: str, ratio: float | None, passed: bool) -> int:
+    """Print the closing JSON line; exit status 0 either way (a benchmark is not a test)."""
+    print(
+        json.dumps(
+            {"bench": name, **figures, "bar": bar, "ratio": ratio, "pass": passed},
+            ensure_ascii=False,
+        )
+    )
+    return 0

@@ -1,0 +1,5 @@
+"""``python -m hub`` is ``sihub``."""
+
+from hub.cli import run
+
+run()

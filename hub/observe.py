@@ -1,0 +1,143 @@
+"""Turn what the hub did into metrics and log lines (no personal data in either)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from contracts.codes import Department, EscalationTrigger, Tier
+from contracts.messages.payment import PaymentDetails, PaymentReceipt
+from hub.domain.model import Applied, Case, Stage
+from hub.metrics import HubMetrics, MessageOutcome, PaymentOutcome
+
+if TYPE_CHECKING:
+    from hub.service import Verdict
+
+log = logging.getLogger("sihub.messages")
+
+#: Stage → the SLA stage label it waits in (for sihub_stage_duration_seconds).
+STAGE_LABELS = {
+    Stage.ROUTED: "routine.sign",
+    Stage.ACCEPTED: "routine.handle",
+    Stage.CONVENING: "difficult.convene",
+    Stage.REPORTED: "routine.feedback",
+    Stage.CONFIRMING: "arrears.confirm",
+    Stage.AT_COURT: "court.accept",
+    Stage.COURT_ACCEPTED: "court.rule",
+    Stage.ENFORCING: "court.conclude",
+}
+
+
+class Observer:
+    """Records verdicts and applied transitions in :class:`HubMetrics` (or only logs, without)."""
+
+    def __init__(self, metrics: HubMetrics | None) -> None:
+        self.metrics = metrics
+
+    def verdicts(self, verdicts: Sequence[Verdict], batch_seconds: float | None = None) -> None:
+        """Count a batch of verdicts; log refusals with their reason (never the body)."""
+        m = self.metrics
+        for verdict in verdicts:
+            env = verdict.envelope
+            type_, source = (env.type, env.source.value) if env else ("unknown", "unknown")
+            if verdict.outcome == "rejected":
+                log.warning(
+                    "refused %s from %s: %s (%s)",
+                    type_,
+                    source,
+                    verdict.reason.value if verdict.reason else "?",
+                    verdict.detail,
+                )
+            if m is None:
+                continue
+            if verdict.outcome == "rejected" and verdict.reason is not None:
+                m.message_rejections.labels(reason=verdict.reason.value).inc()
+            outcome = {
+                "applied": MessageOutcome.ACCEPTED,
+                "duplicate": MessageOutcome.DUPLICATE,
+                "rejected": MessageOutcome.REJECTED,
+            }.get(verdict.outcome)
+            if outcome is not None:
+                m.count_message(type_, source, outcome)
+            if verdict.outcome == "applied" and env is not None:
+                now = verdict.handled_at
+                if now is not None:
+                    m.observe_message_latency(type_, now - env.occurred_at)
+                if verdict.applied is not None and now is not None:
+                    self.applied(verdict.previous, verdict.applied, now)
+                self._payments(verdict)
+        if m is not None and batch_seconds is not None:
+            m.gate_batch.observe(batch_seconds)
+
+    def applied(self, before: Case | None, applied: Applied, now: datetime) -> None:
+        """Metrics for one applied transition or fired deadline."""
+        m = self.metrics
+        if m is None:
+            return
+        case = applied.case
+        if before is not None and before.stage is not case.stage and before.stage_since is not None:
+            label = STAGE_LABELS.get(before.stage)
+            if label is not None:
+                m.observe_stage_duration(label, before.tier, now - before.stage_since)
+        for event in applied.events:
+            kind, _, rest = event.partition(":")
+            parts = rest.split(":")
+            if kind == "registered" and case.registration is not None:
+                m.cases_registered.labels(
+                    department=case.intake.value, category=case.registration.category.value
+                ).inc()
+            elif kind == "registered":
+                m.cases_registered.labels(
+                    department=case.intake.value, category="enrollment_payment_benefit"
+                ).inc()
+            elif kind == "escalated" and len(parts) == 3:
+                m.escalations.labels(
+                    from_tier=parts[0], to_tier=parts[1], trigger=EscalationTrigger(parts[2])
+                ).inc()
+            elif kind == "breach" and len(parts) == 3:
+                m.sla_breaches.labels(stage=parts[0], tier=parts[1], department=parts[2]).inc()
+            elif kind == "warning" and len(parts) == 3:
+                m.sla_warnings.labels(stage=parts[0], tier=parts[1], department=parts[2]).inc()
+            elif kind == "closed":
+                within = "true" if case.breaches == 0 else "false"
+                m.cases_closed.labels(
+                    tier=case.tier.value, department=case.intake.value, within_sla=within
+                ).inc()
+                m.observe_case_resolution(Tier(case.tier), now - case.registered_at)
+
+    def _payments(self, verdict: Verdict) -> None:
+        m = self.metrics
+        env = verdict.envelope
+        if m is None or env is None:
+            return
+        if isinstance(env.payload, PaymentDetails):
+            for emit in verdict.emitted:
+                if isinstance(emit.payload, PaymentDetails):
+                    m.payment_detail_records.labels(
+                        target=emit.target.value, outcome=PaymentOutcome.SENT
+                    ).inc(len(emit.payload.records))
+        elif isinstance(env.payload, PaymentReceipt) and env.source in (
+            Department.HRSS,
+            Department.MEDINS,
+        ):
+            receipt = env.payload
+            m.payment_detail_records.labels(
+                target=env.source.value, outcome=PaymentOutcome.ACCEPTED
+            ).inc(receipt.accepted)
+            m.payment_detail_records.labels(
+                target=env.source.value, outcome=PaymentOutcome.REJECTED
+            ).inc(len(receipt.rejected))
+
+    def published(self, targets: Iterable[str]) -> None:
+        """Count outbox messages the broker confirmed, by target department."""
+        if self.metrics is None:
+            return
+        for target in targets:
+            self.metrics.outbox_published.labels(target=target).inc()
+
+
+def age(now: datetime, since: datetime) -> timedelta:
+    """Elapsed time, never negative."""
+    return max(now - since, timedelta(0))

@@ -1,0 +1,106 @@
+"""The SLA scheduler: fire due deadlines from the store, through the outbox.
+
+Each tick claims the deadlines whose warning or due time has passed (on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several hubs never fire the same
+one), fires each against its case (:func:`hub.domain.timers.fire`), records the
+firing in the case's audit log and writes the emitted messages to the outbox, all
+in one transaction. A breached deadline leaves the case, so a clock jump or a
+restart fires it exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from hub.domain.flow import Rules
+from hub.domain.model import Applied, Case
+from hub.domain.timers import fire
+from hub.ids import uuid7
+from hub.observe import Observer
+from hub.service import HubService, deadline_note
+from hub.store.store import Conflict, OutboxMessage, Store, Unavailable
+
+log = logging.getLogger("sihub.scheduler")
+
+
+class Scheduler:
+    """Fires due deadlines every ``interval_seconds`` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Rules,
+        service: HubService,
+        observer: Observer,
+        *,
+        clock: Callable[[], datetime],
+        stop: threading.Event,
+        wake: threading.Event,
+        interval_seconds: float = 1.0,
+        batch_size: int = 100,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.service = service
+        self.observer = observer
+        self.clock = clock
+        self.stop = stop
+        self.wake = wake
+        self.interval_seconds = interval_seconds
+        self.batch_size = batch_size
+
+    def run(self) -> None:
+        """The thread body."""
+        while not self.stop.is_set():
+            try:
+                fired = self.tick()
+            except (Unavailable, Conflict) as error:
+                log.warning("scheduler tick failed (%s); retrying", error)
+                fired = 0
+            if fired < self.batch_size:
+                self.stop.wait(self.interval_seconds)
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Fire what is due at ``now`` (default: the clock); the number of deadlines claimed."""
+        moment = now or self.clock()
+        results: list[tuple[Case, Applied]] = []
+        with self.store.transaction() as tx:
+            claimed = tx.claim_due_deadlines(moment, self.batch_size)
+            cases: dict[str, Case | None] = {}
+            outbox: list[OutboxMessage] = []
+            for case_id, deadline in claimed:
+                if case_id not in cases:
+                    cases[case_id] = tx.load_case(case_id, lock=True)
+                case = cases[case_id]
+                if case is None:
+                    continue
+                applied = fire(case, deadline, moment, self.rules)
+                if applied.case == case:
+                    continue
+                new = applied.case.evolve(version=case.version + 1)
+                cases[case_id] = new
+                tx.save_case(new)
+                tx.append_audit(
+                    case_id,
+                    message_id=str(uuid7()),
+                    type="deadline",
+                    source="hub",
+                    trigger=f"deadline:{deadline.key}:{deadline.department.value}",
+                    occurred_at=moment,
+                    recorded_at=moment,
+                    body=deadline_note(
+                        deadline.key, deadline.department.value, deadline.due_at, moment
+                    ),
+                )
+                outbox.extend(self.service.outgoing(applied.emits, case_id, moment))
+                results.append((case, Applied(new, applied.emits, applied.events)))
+            if outbox:
+                tx.add_outbox(outbox)
+        if results:
+            self.wake.set()
+            for before, applied in results:
+                self.observer.applied(before, applied, moment)
+        return len(claimed)

@@ -1,0 +1,275 @@
+"""The case ledger's repository: one :class:`Store` per process, a :class:`Tx` per transaction.
+
+``Store`` is thread-safe (it holds an engine and its connection pool); each
+``transaction()`` gives a :class:`Tx` for one thread. Everything the store raises
+for a database fault is a :class:`StoreError` (see :mod:`hub.store.errors` for the
+tree): callers retry :class:`Conflict` by re-applying the batch and
+:class:`Unavailable` after a pause, and never see a driver's exception.
+
+The outbox relay works outside case transactions: :meth:`Store.pending_outbox`,
+:meth:`Store.mark_sent`, :meth:`Store.outbox_backlog`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.engine import make_url
+
+from hub.domain.calendar import WorkCalendar
+from hub.domain.durations import COUNTY_TZ
+from hub.metrics import LedgerSnapshot
+from hub.store import migrate as migrations
+from hub.store import queries
+from hub.store.audit import AuditReport, Tampered
+from hub.store.chains import read_report
+from hub.store.engine import READ_ONLY, make_engine
+from hub.store.errors import Conflict, StoreError, Unavailable, translated, translating
+from hub.store.records import OutboxMessage, OutboxRow, ReplayRecord
+from hub.store.schema import (
+    DEFAULT_COUNTY_CODE,
+    outbox,
+    processed_messages,
+    replays,
+)
+from hub.store.snapshot import next_workday_end, read_snapshot
+from hub.store.tx import Tx
+from hub.store.tx_extras import insert_replay
+
+__all__ = [
+    "Conflict",
+    "OutboxMessage",
+    "OutboxRow",
+    "ReplayRecord",
+    "Store",
+    "StoreError",
+    "Tx",
+    "Unavailable",
+]
+
+_COUNTY: Final = re.compile(r"\d{6}")
+_BACKENDS: Final = frozenset({"sqlite", "postgresql"})
+
+
+class Store:
+    """The ledger of one county in one database (see the module docstring)."""
+
+    def __init__(
+        self, engine: Engine, *, county: str, calendar: WorkCalendar, tz: ZoneInfo, owns_engine: bool
+    ) -> None:
+        _check_county(county)
+        self._engine = engine
+        self._county = county
+        self._calendar = calendar
+        self._tz = tz
+        self._owns_engine = owns_engine
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        county: str = DEFAULT_COUNTY_CODE,
+        calendar: WorkCalendar | None = None,
+        tz: ZoneInfo = COUNTY_TZ,
+        busy_timeout: timedelta = timedelta(seconds=5),
+    ) -> Store:
+        """Connect to ``url`` and bring its schema to the head revision (unless ``migrate=False``,
+        in which case a schema that is not at head is refused).
+
+        ``calendar`` counts "the next working day" for the gauges (default: the
+        ``chinesecalendar`` seed); ``busy_timeout`` is how long SQLite waits for a lock.
+
+        Raises:
+            Unavailable: the database cannot be reached.
+            StoreError: the schema cannot be migrated, or is not at head.
+            ValueError: ``url`` is not SQLite or PostgreSQL, or ``county`` is malformed.
+        """
+        backend = make_url(url).get_backend_name()
+        if backend not in _BACKENDS:
+            raise ValueError(f"the ledger runs on SQLite or PostgreSQL, not {backend!r}")
+        _check_county(county)
+        engine = make_engine(url, busy_timeout=busy_timeout)
+        store = cls(engine, county=county, calendar=calendar or WorkCalendar.from_chinesecalendar(),
+                    tz=tz, owns_engine=True)  # fmt: skip
+        try:
+            with translated():
+                if migrate:
+                    migrations.upgrade(engine)
+                else:
+                    migrations.check_current(engine)
+        except CommandError as error:
+            engine.dispose()
+            raise StoreError(f"migrating the ledger failed: {error}") from error
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def for_county(self, county: str) -> Store:
+        """The ledger of another county in the same database, sharing this store's connections."""
+        return Store(self._engine, county=county, calendar=self._calendar, tz=self._tz, owns_engine=False)
+
+    @property
+    def county(self) -> str:
+        """The GB/T 2260 code of the county this store reads and writes."""
+        return self._county
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for operators' tools and tests; the API is this class)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection (a store made by :meth:`for_county` leaves them open)."""
+        if self._owns_engine:
+            self._engine.dispose()
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[Tx]:
+        """One database transaction, committed when the block ends without an exception.
+
+        A ``read_only`` transaction (listing for the API, reports) does not queue
+        behind writers on SQLite; writing in one fails.
+
+        Raises:
+            Conflict: at commit, a case saved in the block changed under it (retry the batch).
+            Unavailable: the database is unreachable or locked.
+        """
+        with translated(), self._connect(read_only) as connection, connection.begin():
+            tx = Tx(connection, self._county)
+            yield tx
+            tx.flush()
+
+    @contextmanager
+    def _connect(self, read_only: bool) -> Iterator[Connection]:
+        with self._engine.connect() as plain:
+            # SQLite: a deferred BEGIN (engine.py); PostgreSQL: SET TRANSACTION READ ONLY.
+            options = {READ_ONLY: True, "postgresql_readonly": True} if read_only else {}
+            yield plain.execution_options(**options) if options else plain
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._connect(read_only=True) as connection, connection.begin():
+            yield connection
+
+    # -- gauges --------------------------------------------------------------------------
+
+    @translating
+    def ledger_snapshot(self, now: datetime) -> LedgerSnapshot:
+        """The ledger gauges as of ``now`` (implements ``hub.metrics.LedgerGaugeSource``)."""
+        horizon = next_workday_end(now, self._calendar, self._tz)
+        with self._reading() as connection:
+            return read_snapshot(connection, self._county, now, horizon, self._calendar.fallback_years)
+
+    # -- outbox (the relay) ----------------------------------------------------------------
+
+    @translating
+    def pending_outbox(self, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` unsent outbox rows, in id order."""
+        query = (
+            select(outbox)
+            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return [
+                OutboxRow(
+                    exchange=row.exchange, routing_key=row.routing_key, body=bytes(row.body),
+                    headers=dict(row.headers), message_id=row.message_id, created_at=row.created_at,
+                    id=row.id, sent_at=row.sent_at,
+                )  # fmt: skip
+                for row in connection.execute(query)
+            ]
+
+    @translating
+    def mark_sent(self, ids: Sequence[int], sent_at: datetime | None = None) -> None:
+        """Mark outbox rows as confirmed by the broker."""
+        if not ids:
+            return
+        moment = sent_at or datetime.now(UTC)
+        with self._engine.begin() as connection:
+            connection.execute(
+                queries.mark_sent(connection.dialect.name),
+                {"b_county": self._county, "ids": list(ids), "b_sent_at": moment},
+            )
+
+    @translating
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """How many outbox rows are unsent, and when the oldest of them was written."""
+        query = select(func.count(), func.min(outbox.c.created_at)).where(
+            outbox.c.county == self._county, outbox.c.sent_at.is_(None)
+        )
+        with self._reading() as connection:
+            count, oldest = connection.execute(query).one()
+        return int(count), oldest
+
+    @translating
+    def purge(self, before: datetime) -> tuple[int, int]:
+        """Delete outbox rows sent and message ids processed before ``before``; the counts.
+
+        A message id purged here is no longer recognised as a duplicate: keep ``before``
+        well beyond any redelivery window.
+        """
+        with self._engine.begin() as connection:
+            sent = connection.execute(
+                delete(outbox).where(outbox.c.county == self._county, outbox.c.sent_at < before)
+            ).rowcount
+            processed = connection.execute(
+                delete(processed_messages).where(
+                    processed_messages.c.county == self._county, processed_messages.c.processed_at < before
+                )
+            ).rowcount
+        return int(sent), int(processed)
+
+    # -- audit -----------------------------------------------------------------------------
+
+    @translating
+    def audit_report(self, case_id: str | None = None) -> AuditReport:
+        """Verify one case's chain, or every chain of the county, reading one chain at a time."""
+        with self._reading() as connection:
+            return read_report(connection, self._county, case_id)
+
+    def verify_audit(self, case_id: str | None = None) -> list[Tampered]:
+        """The first tampered entry of each chain that does not verify (empty when all do)."""
+        return list(self.audit_report(case_id).tampered)
+
+    # -- replays ---------------------------------------------------------------------------
+
+    @translating
+    def record_replay(
+        self, message_id: str, *, actor: str, reason: str, outcome: str,
+        replayed_at: datetime | None = None,
+    ) -> int:  # fmt: skip
+        """Record, in a transaction of its own, that ``actor`` replayed a message and why; its id."""
+        with self._engine.begin() as connection:
+            return insert_replay(connection, self._county, message_id, actor, reason, outcome,
+                                 replayed_at or datetime.now(UTC))  # fmt: skip
+
+    @translating
+    def replays_of(self, message_id: str) -> list[ReplayRecord]:
+        """Every recorded replay of ``message_id``, oldest first."""
+        query = (
+            select(replays)
+            .where(replays.c.county == self._county, replays.c.message_id == message_id)
+            .order_by(replays.c.id)
+        )
+        with self._reading() as connection:
+            return [
+                ReplayRecord(row.id, row.message_id, row.replayed_at, row.actor, row.reason, row.outcome)
+                for row in connection.execute(query)
+            ]
+
+
+def _check_county(county: str) -> None:
+    if not _COUNTY.fullmatch(county):
+        raise ValueError(f"county must be a six-digit GB/T 2260 code, not {county!r}")
