@@ -18,7 +18,8 @@ _DEPARTMENT_ALTERNATION = "|".join(d.value for d in Department)
 CASE_ID_PATTERN = rf"^({_DEPARTMENT_ALTERNATION})-[0-9]{{4}}-[0-9]{{6,10}}$"
 CaseId = Annotated[str, StringConstraints(pattern=CASE_ID_PATTERN)]
 
-#: Types that open a case: their ``case_id`` is chosen by, and prefixed with, the source.
+#: Types that open a case: their ``case_id`` is chosen by, and prefixed with, the registering
+#: department (the hub's copies of them keep the department's id).
 REGISTERING_TYPES = frozenset({"case.registered", "petition.registered", "arrears.notice"})
 #: Types that travel without a case.
 CASELESS_TYPES = frozenset({"payment.details", "payment.receipt"})
@@ -44,7 +45,8 @@ class Envelope(Contract, Generic[P]):
             return self
         if self.case_id is None:
             raise rule_error("case_id_required", f"a {self.type} message names its case", "case_id")
-        if self.type in REGISTERING_TYPES and not self.case_id.startswith(f"{self.source.value}-"):
+        registering = self.type in REGISTERING_TYPES and self.source is not Department.HUB
+        if registering and not self.case_id.startswith(f"{self.source.value}-"):
             raise rule_error(
                 "case_id_prefix",
                 f"a registered case's id starts with its source's code '{self.source.value}-'",

@@ -140,7 +140,8 @@ def _add_envelope_rules(schema: JsonObject, type_: str) -> None:
     }
     schema["required"] = [*schema.get("required", []), "case_id"]
     if type_ in REGISTERING_TYPES:
-        # A registering department chooses the case id, prefixed with its own code.
+        # A registering department chooses the case id, prefixed with its own code; the
+        # hub's copies of the registration keep that department's id.
         schema["allOf"] = [
             schema_when(
                 "source",
@@ -148,6 +149,7 @@ def _add_envelope_rules(schema: JsonObject, type_: str) -> None:
                 {"properties": {"case_id": {"pattern": f"^{department.value}-"}}},
             )
             for department in Department
+            if department is not Department.HUB
         ]
 
 

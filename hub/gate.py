@@ -159,31 +159,59 @@ class Gate:
             )
             for d in deliveries
         ]
-        verdicts = self._process(inbound)
+        verdicts, poison = self._process_isolating(deliveries, inbound)
         if any(v.outcome == "applied" for v in verdicts):
             self.on_committed()
-        refused = [
-            quarantine_message(d, v)
-            for d, v in zip(deliveries, verdicts, strict=True)
-            if v.outcome == "rejected"
-        ]
+        pairs = list(zip(deliveries, verdicts, strict=True))
+        refused = [quarantine_message(d, v) for d, v in pairs if v.outcome == "rejected"]
         if refused:
             publisher.publish(refused)
-        done = [
-            d.delivery_tag
-            for d, v in zip(deliveries, verdicts, strict=True)
-            if v.outcome != "retry"
-        ]
+        done = [d.delivery_tag for d, v in pairs if v.outcome != "retry"]
         later = [
             d.delivery_tag
-            for d, v in zip(deliveries, verdicts, strict=True)
-            if v.outcome == "retry"
+            for d, v in pairs
+            if v.outcome == "retry" and d.delivery_tag not in poison
         ]
         if done:
             consumer.ack(done)
+        if poison:
+            # Through the queue's dead-letter exchange into sihub.quarantine (reason "rejected"):
+            # kept for `sihub dlq replay` once the bug is fixed, and out of the way meanwhile.
+            consumer.nack(sorted(poison), requeue=False)
         due = time.monotonic() + self.retry_delay_seconds
         self._parked.extend((due, tag) for tag in later)
         self.observer.verdicts(verdicts, time.perf_counter() - started)
+
+    def _process_isolating(
+        self, deliveries: Sequence[Delivery], inbound: list[Inbound]
+    ) -> tuple[list[Verdict], set[int]]:
+        """Verdicts for the batch, and the delivery tags of messages that make the hub fail.
+
+        An exception other than the store's and the broker's is a bug, not bad input:
+        the batch is retried one message at a time so that only the message that
+        triggers it is set aside (dead-lettered), and the hub keeps consuming.
+        """
+        try:
+            return self._process(inbound), set()
+        except ConnectionLost:
+            raise
+        except Exception:
+            log.exception("a batch of %d failed unexpectedly; retrying one by one", len(inbound))
+        verdicts: list[Verdict] = []
+        poison: set[int] = set()
+        for delivery, one in zip(deliveries, inbound, strict=True):
+            try:
+                verdicts += self._process([one])
+            except ConnectionLost:
+                raise
+            except Exception:
+                log.exception(
+                    "message %s makes the hub fail; dead-lettered to sihub.quarantine",
+                    delivery.message_id,
+                )
+                poison.add(delivery.delivery_tag)
+                verdicts.append(Verdict("retry"))  # settled as poison, never parked
+        return verdicts, poison
 
     def _process(self, inbound: list[Inbound]) -> list[Verdict]:
         def give_up(state: RetryCallState) -> bool:

@@ -63,6 +63,9 @@ class Relay:
             except Unavailable as error:
                 log.warning("relay cannot read the outbox (%s)", error)
                 self.stop.wait(1.0)
+            except Exception:  # a bug: the rows stay in the outbox and are tried again
+                log.exception("relay failed unexpectedly; the outbox is kept, retrying")
+                self.stop.wait(1.0)
             finally:
                 try:
                     publisher.close()

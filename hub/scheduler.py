@@ -60,6 +60,9 @@ class Scheduler:
             except (Unavailable, Conflict) as error:
                 log.warning("scheduler tick failed (%s); retrying", error)
                 fired = 0
+            except Exception:  # a bug: the due deadlines stay due and are tried again
+                log.exception("scheduler tick failed unexpectedly; deadlines stay due, retrying")
+                fired = 0
             if fired < self.batch_size:
                 self.stop.wait(self.interval_seconds)
 

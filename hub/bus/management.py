@@ -136,6 +136,10 @@ class ManagementClient:
         """Client connections to ``vhost`` (``client_properties.connection_name`` names ours)."""
         return self._list(f"/vhosts/{_q(vhost)}/connections")
 
+    def purge_queue(self, vhost: str, queue: str) -> None:
+        """Drop every ready message of ``queue``."""
+        self._call("DELETE", f"/queues/{_q(vhost)}/{_q(queue)}/contents", ok_missing=True)
+
     def close_connection(self, name: str, reason: str = "closed by sihub") -> None:
         """Force-close a client connection (the client sees 320 CONNECTION_FORCED)."""
         self._call(

@@ -121,3 +121,19 @@ def test_example_verdict_holds_with_the_plain_jsonschema_validator(
     ).is_valid(message)
 
     assert valid == ("reject_reason" not in loaded)
+
+
+def test_hub_copy_of_a_registration_keeps_the_departments_case_id() -> None:
+    """The hub forwards arrears.notice to hrss/medins as itself; the case id stays tax's."""
+    from contracts import build, parse
+    from contracts.codes import Department
+    from hub.ids import uuid7
+    from tests.contract.support import examples_dir
+
+    directory = examples_dir()
+    if directory is None:
+        pytest.skip("the shared examples are not beside the repository")
+    notice = parse((directory / "arrears.notice.json").read_bytes())
+    copy = build("arrears.notice", notice.payload, source=Department.HUB, target=Department.HRSS,
+                 message_id=uuid7(), occurred_at=notice.occurred_at, case_id=notice.case_id)
+    assert parse(copy.to_json()).case_id == "tax-2026-000200"

@@ -1,0 +1,1 @@
+"""``sihub demo``: the whole county scenario, every department simulated through its adapter."""
