@@ -73,8 +73,7 @@ def policy_key(rules: Rules, case: Case, stage: str) -> str | None:
     candidates += [f"{case.tier.value}.{stage}", f"routine.{stage}"]
     if case.tier is Tier.JOINT_MEETING:
         candidates.insert(len(candidates) - 1, f"major.{stage}")
-    keys = set(rules.policy.keys())
-    return next((key for key in candidates if key in keys), None)
+    return next((key for key in candidates if key in rules.policy.deadlines), None)
 
 
 def arm(
