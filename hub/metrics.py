@@ -29,7 +29,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from contracts.catalogue import CATALOGUE
-from contracts.codes import Department, EscalationTrigger, RejectReason, Tier, next_tier
+from contracts.codes import (
+    QUEUE_DEPARTMENTS,
+    Department,
+    EscalationTrigger,
+    RejectReason,
+    Tier,
+    next_tier,
+)
 
 __all__ = [
     "STAGES",
@@ -188,6 +195,13 @@ class HubMetrics:
         self.broker_connected = gauge("sihub_broker_connected", "1 while a broker link is up.")
         self.build_info = gauge("sihub_build_info", "Always 1; labelled by version.", "version")
         self.build_info.labels(version=build_version or _installed_version()).set(1)
+        self.department_info = gauge(
+            "sihub_department_info",
+            "Always 1; one series per department of the county.",
+            "department",
+        )
+        for department in QUEUE_DEPARTMENTS:  # dashboards list departments even when all is quiet
+            self.department_info.labels(department=department.value).set(1)
         self._initialise_bounded_series()
 
     def _initialise_bounded_series(self) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
+import uvicorn
 from rich.console import Console
 
 from adapters.sinks import InboundMessage
@@ -18,6 +24,7 @@ from hub.demo.clock import SimClock
 from hub.demo.county import open_county
 from hub.demo.scenario import Scenario, at
 from hub.demo.summary import summarize
+from hub.runtime import HubRuntime
 
 #: What each department system is told, printed as it arrives (the loop, seen from every queue).
 SHOWN = frozenset(
@@ -78,6 +85,7 @@ def demo(broker_url: str, database_url: str | None, serve: bool, port: int, quie
         console.print(f"[bold]sihub demo[/bold]: Wuhe County, November 2026, broker {broker_url}")
         county = open_county(workdir, clock, broker_url, database_url, delivered)
         scenario = Scenario(county, (lambda line: None) if quiet else console.print, workdir)
+        server = _start_api(county.runtime, workdir, port, console) if serve else None
         try:
             scenario.run()
             outcome = summarize(console, scenario)
@@ -88,16 +96,16 @@ def demo(broker_url: str, database_url: str | None, serve: bool, port: int, quie
                 console.print("[green]every case the scenario expected to close is closed[/green]")
             for problem in outcome.problems:
                 console.print(f"[red]✗ {problem}[/red]")
-            if serve:
-                _serve(county, workdir, port, console)
+            if server is not None:
+                console.print("the API and /metrics stay up; Ctrl-C (or SIGTERM) to stop")
+                _wait(server)
         finally:
             county.close()
     sys.exit(0 if outcome.ok else 1)
 
 
-def _serve(county: object, workdir: Path, port: int, console: Console) -> None:
-    import uvicorn
-
+def _start_api(runtime: HubRuntime, workdir: Path, port: int, console: Console) -> _ApiServer:
+    """Serve the API over the demo's hub in a thread, with a token per department."""
     from hub.api.app import create_app
 
     tokens = {
@@ -106,11 +114,35 @@ def _serve(county: object, workdir: Path, port: int, console: Console) -> None:
     }
     path = workdir / "tokens.json"
     path.write_text(json.dumps(tokens))
-    runtime = county.runtime  # type: ignore[attr-defined]
-    app = create_app(runtime)
-    console.print(
-        f"serving the API on http://127.0.0.1:{port} (docs at /docs, metrics at /metrics); tokens:"
+    runtime.settings = runtime.settings.model_copy(update={"tokens": path})
+    server = _ApiServer(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
     )
+    thread = threading.Thread(target=server.run, name="sihub-demo-api", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    console.print(f"API on http://127.0.0.1:{port} (docs /docs, metrics /metrics); tokens:")
     for token, code in tokens.items():
-        console.print(f"  {code:>9}: Bearer {token}")
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+        console.print(f"  {code:>9}: Authorization: Bearer {token}")
+    return server
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn in a thread: the demo's main thread owns the signals."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _wait(server: _ApiServer) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not server.should_exit:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        server.should_exit = True

@@ -22,9 +22,13 @@ from typing import Any
 import httpx
 import pika
 import pytest
-import yaml
 
-from tests.support.dashboards import check_queries, panel_queries, variable_queries
+from tests.support.dashboards import (
+    check_queries,
+    panel_queries,
+    prometheus_config,
+    variable_queries,
+)
 from tests.support.fake_hub_metrics import serving_scenario
 from tests.support.prometheus import RunningPrometheus, running_prometheus
 from tests.support.tools import REPO
@@ -94,25 +98,6 @@ def sihub_queues(scratch_vhost: str, rabbit_url: Callable[..., str]) -> Iterator
     channel.basic_consume("sihub.hub.in", lambda *_: None)
     yield scratch_vhost
     connection.close()
-
-
-def prometheus_config(hub: str, rabbitmq: str) -> dict[str, Any]:
-    """deploy/prometheus/prometheus.yml with local targets, fast intervals and the repo's rules."""
-    config: dict[str, Any] = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
-    targets = {"sihub": hub, "rabbitmq": rabbitmq, "rabbitmq-queues": rabbitmq}
-    config["global"] = {
-        "scrape_interval": "1s",
-        "scrape_timeout": "1s",
-        "evaluation_interval": "1s",
-    }
-    config.pop("alerting")
-    config["rule_files"] = [str(REPO / "monitoring/prometheus" / name) for name in ("alerts.yml", "recording.yml")]  # fmt: skip
-    jobs = [job for job in config["scrape_configs"] if job["job_name"] in targets]
-    for job in jobs:
-        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-    config["scrape_configs"] = jobs
-    assert {job["job_name"] for job in jobs} == set(targets)
-    return config
 
 
 @pytest.fixture(scope="module")

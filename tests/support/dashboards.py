@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 #: What Grafana would put for its built-in variables in a test-sized time range.
 GRAFANA_BUILTINS: Mapping[str, str] = {
@@ -31,6 +33,9 @@ _LABEL_VALUES = re.compile(
 
 class UnresolvedVariableError(ValueError):
     """A query uses a variable that neither the dashboard nor Grafana defines."""
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def iter_panels(panels: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
@@ -120,3 +125,22 @@ def check_queries(
             if not result and expect_series(title, expr):
                 problems.append(f"{title}: {expr} -> no series")
     return problems
+
+
+def prometheus_config(hub: str, rabbitmq: str) -> dict[str, Any]:
+    """deploy/prometheus/prometheus.yml with local targets, fast intervals and the repo's rules."""
+    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {"sihub": hub, "rabbitmq": rabbitmq, "rabbitmq-queues": rabbitmq}
+    config["global"] = {
+        "scrape_interval": "1s",
+        "scrape_timeout": "1s",
+        "evaluation_interval": "1s",
+    }
+    config.pop("alerting")
+    config["rule_files"] = [str(REPO_ROOT / "monitoring/prometheus" / name) for name in ("alerts.yml", "recording.yml")]  # fmt: skip
+    jobs = [job for job in config["scrape_configs"] if job["job_name"] in targets]
+    for job in jobs:
+        job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    config["scrape_configs"] = jobs
+    assert {job["job_name"] for job in jobs} == set(targets)
+    return config

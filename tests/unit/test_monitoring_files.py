@@ -255,9 +255,21 @@ def test_dashboards_are_valid_grafana_json() -> None:
             assert variable["datasource"]["uid"] in uids, variable["name"]
 
 
-def test_department_dashboard_selects_the_department_from_the_open_cases() -> None:
+def test_department_dashboard_lists_every_department_even_when_none_has_open_cases() -> None:
+    # Taking the list from sihub_cases_open left it empty whenever nothing was open
+    # (seen at the end of `sihub demo`); sihub_department_info always has every department.
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from contracts.codes import QUEUE_DEPARTMENTS
+    from hub.metrics import HubMetrics
+
     (department,) = [d for d in dashboards() if d["uid"] == "sihub-department"]
-    assert variable_queries(department) == {"department": ("sihub_cases_open", "department")}
+    assert variable_queries(department) == {"department": ("sihub_department_info", "department")}
+    registry = CollectorRegistry()
+    HubMetrics(registry)
+    scrape = generate_latest(registry).decode()
+    for code in QUEUE_DEPARTMENTS:
+        assert f'sihub_department_info{{department="{code.value}"}} 1.0' in scrape
     exprs = [expr for _, expr in panel_queries(department, {"department": "hrss"})]
     assert sum('department="hrss"' in expr or "dept.hrss" in expr for expr in exprs) >= 10
 
