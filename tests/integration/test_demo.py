@@ -63,3 +63,40 @@ def test_demo_over_rabbitmq(
         assert_summary(done.stdout)
     finally:
         rabbit_management.delete_vhost(vhost)
+
+
+def test_report_analyses_the_month_the_demo_left_in_the_ledger(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    ledger = Path(str(tmp_path)) / "ledger.db"
+    done = run_demo("--database", f"sqlite:///{ledger}", "--quiet")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "report",
+            "--database-url",
+            f"sqlite:///{ledger}",
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-11-30",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    figures = json.loads(report.stdout)
+    assert (figures["registered"], figures["closed"], figures["open"]) == (7, 7, 0)
+    assert figures["by_kind"] == {"dispute": 5, "petition": 1, "arrears": 1}
+    assert figures["closed_within_sla"] == 6 and figures["missed_deadlines"] == 2
+    assert figures["escalated_cases"] == ["medins-2026-000002"]
+    assert figures["collective_petitions"] == 1
+    assert figures["by_tier_reached"] == {"routine": 6, "major": 1}
+    assert figures["arrears_principal"] == "186400.00"
