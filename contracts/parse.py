@@ -70,7 +70,9 @@ def _rejection(error: ValidationError, raw: bytes, registry: Registry) -> Reject
     if kind in _JSON_ERRORS:
         return Rejected(RejectReason.MALFORMED_JSON, f"body is not valid JSON: {first['msg']}")
     head = _peek(raw)
-    message_id = head.get("message_id") if isinstance(head.get("message_id"), str) else None
+    claimed = head.get("message_id")
+    # Only a plausible id travels on (into logs and an AMQP short-string property).
+    message_id = claimed if isinstance(claimed, str) and 0 < len(claimed) <= 64 else None
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _header_rejection(head, registry, message_id)
     reason = _OWN_REASONS.get(kind, RejectReason.SCHEMA_VIOLATION)

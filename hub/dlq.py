@@ -9,6 +9,7 @@ with its new reason; nothing is dropped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,8 +34,14 @@ class Quarantined:
 
     @property
     def message_id(self) -> str:
-        """The message id (or ``?`` when the body never parsed far enough to have one)."""
-        return self.delivery.message_id or "?"
+        """The message id: the AMQP property, else the body's, else ``?``."""
+        if self.delivery.message_id:
+            return self.delivery.message_id
+        try:
+            claimed = json.loads(self.delivery.body).get("message_id")
+        except (ValueError, AttributeError):
+            return "?"
+        return claimed if isinstance(claimed, str) and len(claimed) <= 64 else "?"
 
     @classmethod
     def of(cls, delivery: Delivery) -> Quarantined:

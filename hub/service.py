@@ -72,11 +72,12 @@ class Verdict:
     emitted: tuple[Emit, ...] = ()
     signed: bool = False
     handled_at: datetime | None = None
+    claimed_id: str | None = None  # the body's message_id when the body was refused
 
     @property
     def message_id(self) -> str | None:
-        """The message's id when it parsed."""
-        return str(self.envelope.message_id) if self.envelope is not None else None
+        """The message's id: parsed, or as the body claims it when it did not parse."""
+        return str(self.envelope.message_id) if self.envelope is not None else self.claimed_id
 
 
 @dataclass
@@ -132,7 +133,7 @@ class HubService:
         try:
             envelope = parse(inbound.body, settings=self.validation, max_bytes=self.max_body_bytes)
         except Rejected as rejected:
-            return Verdict("rejected", rejected.reason, rejected.detail)
+            return Verdict("rejected", rejected.reason, rejected.detail, claimed_id=rejected.message_id)
         source = envelope.source.value
         if not inbound.sender:
             return Verdict(
