@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from contracts import MAX_BODY_BYTES
+from hub.config import EnvOverFileSettings
 
 #: Room left under the hub's body limit for what a batch's size estimate cannot see.
 BATCH_HEADROOM_BYTES = 64 * 1024
@@ -58,7 +59,7 @@ def parse_sink(spec: str) -> SinkSpec:
     )
 
 
-class AdapterSettings(BaseSettings):
+class AdapterSettings(EnvOverFileSettings):
     """Settings of one adapter process; built by :func:`load_adapter_settings`.
 
     Field names are the variable names without ``SIHUB_`` (``adapter_sink`` is
@@ -78,8 +79,12 @@ class AdapterSettings(BaseSettings):
     adapter_state: Path | None = Field(None, description="default ./sihub-adapter-<code>.db")
     adapter_signing_key: Path | None = None
     adapter_signing_key_id: str | None = Field(None, description="default: the department code")
-    adapter_auto_receipt: bool = Field(True, description="hrss/medins answer payment details at once")
-    adapter_auto_sign: bool = Field(False, description="sign for routed cases on delivery to the sink")
+    adapter_auto_receipt: bool = Field(
+        True, description="hrss/medins answer payment details at once"
+    )
+    adapter_auto_sign: bool = Field(
+        False, description="sign for routed cases on delivery to the sink"
+    )
     adapter_auto_sign_handler: str = "自动签收"
     adapter_auto_confirm: bool = Field(False, description="confirm arrears data on request (demo)")
     adapter_prefetch: int = Field(1, ge=1, le=1000)
@@ -91,18 +96,6 @@ class AdapterSettings(BaseSettings):
     def _known_sink(cls, value: str) -> str:
         parse_sink(value)
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The --config file arrives as init values; the environment wins over it.
-        return env_settings, init_settings
 
     def sink_spec(self) -> SinkSpec:
         """The parsed sink setting."""
@@ -120,7 +113,10 @@ def _file_values(config: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in section.items():
         name = key.lower().removeprefix("sihub_")
-        if name not in AdapterSettings.model_fields and f"adapter_{name}" in AdapterSettings.model_fields:
+        if (
+            name not in AdapterSettings.model_fields
+            and f"adapter_{name}" in AdapterSettings.model_fields
+        ):
             name = f"adapter_{name}"
         if name not in AdapterSettings.model_fields:
             raise ValueError(f"{config}: unknown setting {key!r}")

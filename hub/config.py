@@ -14,7 +14,22 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 MEMORY_BROKER = "memory://"
 
 
-class Settings(BaseSettings):
+class EnvOverFileSettings(BaseSettings):
+    """Settings whose ``--config`` TOML file arrives as init values and the environment wins."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings
+
+
+class Settings(EnvOverFileSettings):
     """One place for configuration; built by :func:`load_settings`, never at import time."""
 
     model_config = SettingsConfigDict(env_prefix="SIHUB_", extra="forbid", frozen=True)
@@ -57,19 +72,6 @@ class Settings(BaseSettings):
     )
     retry_delay_seconds: float = Field(2.0, ge=0)
     scheduler_interval_seconds: float = Field(1.0, gt=0)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats the --config file (passed as init values); explicit
-        # command-line overrides are applied after, by load_settings.
-        return env_settings, init_settings
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
