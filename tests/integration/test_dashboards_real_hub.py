@@ -23,6 +23,7 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub.bus.management import ManagementClient
@@ -161,3 +162,20 @@ def test_the_hub_reports_the_scenario_it_ran(prometheus: RunningPrometheus) -> N
         "schema_violation",
         "source_mismatch",
     }
+
+
+def test_promtool_finds_the_live_scrape_clean(watched_month: tuple[RunningPrometheus, str]) -> None:
+    prometheus, _ = watched_month
+    (target,) = [
+        t["scrapeUrl"]
+        for t in prometheus.api("targets")["activeTargets"]
+        if t["labels"]["job"] == "sihub"
+    ]
+    scrape = httpx.get(target, timeout=10).text
+    assert "sihub_messages_total" in scrape and "sihub_cases_closed_total" in scrape
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=scrape, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0 and not checked.stdout.strip() and not checked.stderr.strip(), (
+        checked.stdout + checked.stderr
+    )

@@ -90,3 +90,40 @@ def test_a_refused_message_is_quarantined_before_it_is_acked(service: ExplodingS
     (refused,) = hub.consumer("sihub.quarantine").fetch(10, 1.0)
     assert refused.body == b"{not json" and refused.headers[REASON_HEADER] == "malformed_json"
     assert refused.headers["x-sihub-original-user-id"] == "tax"
+
+
+class FlakyDatabaseService(HubService):
+    """The real service behind a database that is down for the first ``outage`` attempts."""
+
+    outage = 3
+    attempts = 0
+
+    def process(self, batch: Sequence[Inbound]) -> list[Verdict]:
+        from hub.store.store import Unavailable
+
+        type(self).attempts += 1
+        if type(self).attempts <= self.outage:
+            raise Unavailable("connection refused (simulated outage)")
+        return super().process(batch)
+
+
+def test_a_database_outage_holds_the_batch_and_never_quarantines_it(
+    service: ExplodingService,
+) -> None:
+    flaky = FlakyDatabaseService(service.store, service.rules, clock=service.clock)
+    tax = open_broker("memory://tax@")
+    tax.publisher().publish(
+        [
+            Outgoing(
+                "sihub.in", "tax.case.registered", registration("tax-2026-000009"), user_id="tax"
+            )
+        ]
+    )
+    hub = open_broker("memory://")
+    gate = Gate(lambda: hub, flaky, Observer(None), stop=threading.Event())
+    consumer, publisher = hub.consumer("sihub.hub.in"), hub.publisher()
+    gate.handle(consumer.fetch(10, 1.0), consumer, publisher)
+    assert FlakyDatabaseService.attempts == 4  # three refusals, then the database was back
+    with service.store.transaction() as tx:
+        assert tx.load_case("tax-2026-000009") is not None
+    assert hub.queue_depth("sihub.quarantine") == 0
