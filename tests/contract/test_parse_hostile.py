@@ -189,7 +189,7 @@ def test_a_rejected_body_claims_its_message_id_only_when_plausible() -> None:
     from contracts import Rejected, parse
 
     for claimed, kept in (("0193f6d2-8c1e-7b4a-9f00-5c1d2e3f4a01", True), ("x" * 100_000, False), ("", False)):
-        body = ('{"message_id": "%s", "type": "case.teleported", "schema_version": 1}' % claimed).encode()
+        body = json.dumps({"message_id": claimed, "type": "case.teleported", "schema_version": 1}).encode()
         with pytest.raises(Rejected) as caught:
             parse(body)
         assert (caught.value.message_id == claimed) is kept
