@@ -4,19 +4,35 @@ A row is marked sent only after the broker confirmed it. A crash between the
 confirm and the mark republishes the row on restart; consumers dedup by
 ``message_id``. Many confirms are kept in flight per batch (the pika publisher
 pipelines them), which is what makes the relay fast.
+
+Rows this process commits arrive in memory (:class:`~hub.store.outbox_feed.OutboxFeed`):
+the relay does not read them back, and their marks ride along with the next write
+transaction (or the relay writes them when it has nothing else to do). The table
+is still swept for rows the feed does not hold — at start, after a failure, when
+the feed overflowed, and every ``idle_seconds`` while idle — so that what a crash
+or another process left unsent is published too.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from hub.bus.types import Broker, ConnectionLost, Outgoing, Publisher, PublishFailed
 from hub.observe import Observer
-from hub.store.store import Store, Unavailable
+from hub.store.store import OutboxRow, Store, StoreError, Unavailable
 
 log = logging.getLogger("sihub.relay")
+
+#: Confirmed ids waiting for a write transaction to carry them are marked by the relay past this.
+MARKS_HELD_MAX = 5_000
+#: ... or once the oldest of them has waited this long (no transaction came along: the hub is idle).
+MARKS_HELD_FOR = timedelta(seconds=0.3)
+#: While rows keep arriving in memory, the table is still swept for others this often.
+SWEEP_BUSY_SECONDS = 5.0
 
 
 class Relay:
@@ -40,10 +56,12 @@ class Relay:
         self.wake = wake
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self._last_sweep = float("-inf")
 
     def run(self) -> None:
         """The thread body."""
         backoff = 0.2
+        feed = self.store.outbox_feed
         while not self.stop.is_set():
             try:
                 publisher = self._broker_factory().publisher()
@@ -67,16 +85,61 @@ class Relay:
                 log.exception("relay failed unexpectedly; the outbox is kept, retrying")
                 self.stop.wait(1.0)
             finally:
+                feed.drop_in_flight()  # unconfirmed rows are still unsent in the table
                 try:
                     publisher.close()
                 except Exception:
                     log.debug("closing the relay publisher failed", exc_info=True)
+        try:
+            self.store.mark_confirmed()  # what was confirmed need not be published again
+        except StoreError as error:
+            log.warning("relay could not mark its last confirms (%s); they will be re-sent", error)
 
     def drain_once(self, publisher: Publisher) -> int:
         """Publish one batch of pending rows; the number confirmed."""
-        rows = self.store.pending_outbox(self.batch_size)
+        feed = self.store.outbox_feed
+        rows = self._sweep(feed.pending()[0] == 0)
         if not rows:
+            rows = feed.take(self.batch_size)
+        if not rows:
+            # Idle. While the gate commits, its transactions carry the marks: marking here
+            # would queue for SQLite's write lock behind them instead of publishing.
+            oldest = feed.oldest_mark()
+            if oldest is not None and datetime.now(UTC) - oldest >= MARKS_HELD_FOR:
+                self.store.mark_confirmed()
             return 0
+        sent = self._publish(publisher, rows)
+        if sent:
+            feed.confirm([r.id for r in sent], datetime.now(UTC))
+            self.observer.published([r.routing_key.split(".", 1)[0] for r in sent])
+        if feed.pending()[1] >= MARKS_HELD_MAX:
+            self.store.mark_confirmed()
+        return len(sent)
+
+    def _sweep(self, idle: bool) -> list[OutboxRow]:
+        """Unsent rows of the table that the feed does not hold, when a sweep is due.
+
+        Due when the feed says rows may be missing from it, every ``idle_seconds`` while
+        it is empty, and every :data:`SWEEP_BUSY_SECONDS` however busy: rows of another
+        process are not starved by a steady stream of this one's.
+        """
+        feed = self.store.outbox_feed
+        now = time.monotonic()
+        since = now - self._last_sweep
+        if not feed.sweep_due() and since < (self.idle_seconds if idle else SWEEP_BUSY_SECONDS):
+            return []
+        self._last_sweep = now
+        # Known before the read as well as after it: a row marked while we read is not new.
+        before = feed.known()
+        after_id = 0
+        while True:
+            page = self.store.pending_outbox(self.batch_size, after_id=after_id)
+            fresh = feed.claim([r for r in page if r.id not in before])
+            if fresh or len(page) < self.batch_size:
+                return fresh
+            after_id = page[-1].id
+
+    def _publish(self, publisher: Publisher, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         messages = [
             Outgoing(
                 exchange=r.exchange,
@@ -87,15 +150,15 @@ class Relay:
             )
             for r in rows
         ]
-        by_message = {id(m): r for m, r in zip(messages, rows, strict=True)}
         failed: set[int] = set()
         try:
             publisher.publish(messages)
         except PublishFailed as error:
             failed = {id(m) for m, _ in error.failed}
             log.error("relay: %s", error)
-        sent = [by_message[id(m)] for m in messages if id(m) not in failed]
-        if sent:
-            self.store.mark_sent([r.id for r in sent])
-            self.observer.published([r.routing_key.split(".", 1)[0] for r in sent])
-        return len(sent)
+        sent = [r for m, r in zip(messages, rows, strict=True) if id(m) not in failed]
+        if failed:
+            self.store.outbox_feed.fail(
+                [r.id for m, r in zip(messages, rows, strict=True) if id(m) in failed]
+            )
+        return sent

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Literal
 
 from contracts.codes import Category, Department, InsuranceType, Matter, RoutingMode
@@ -155,6 +156,7 @@ def sides(registration: CaseRegistered, process_change: date) -> tuple[Side, ...
     return tuple(found)
 
 
+@cache  # DUTY_RULES is a constant table: the answer depends on the arguments alone
 def _matching(matter: Matter, itype: InsuranceType | None, side: Side) -> DutyRule | None:
     for rule in DUTY_RULES:
         if matter not in rule.matters:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 
 from contracts.parse import parse
@@ -97,8 +98,10 @@ class AuditReport:
         return not self.tampered
 
 
+@lru_cache(maxsize=4096)
 def _instant(moment: datetime) -> str:
-    # UTC, microseconds: what both databases give back, whatever offset went in.
+    # UTC, microseconds: what both databases give back, whatever offset went in. Cached: an
+    # aware datetime hashes by its instant, and a batch repeats a few instants many times.
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from hub.domain.model import Case, Deadline
 from hub.store import queries
+from hub.store.bulk import execute_many
 from hub.store.errors import Conflict
 from hub.store.rows import DeadlineKey, case_row, deadline_key, deadline_row, departments_of
 from hub.store.schema import case_departments, cases, deadlines
@@ -81,23 +82,26 @@ def write_cases(connection: Connection, county: str, dirty: list[Tracked], now: 
     """
     fresh = [case_row(county, t.current, now) for t in dirty if t.current and t.base_version == 0]
     if fresh:
-        connection.execute(insert(cases), fresh)
+        execute_many(connection, queries.insert_into(cases), fresh)
     changed = [t for t in dirty if t.base_version > 0]
     if changed:
         _update(connection, county, changed, now)
     changes = row_changes(county, dirty)
-    execute = connection.execute
     if changes.replace_all:
         for table in (deadlines, case_departments):
-            execute(table.delete().where(table.c.county == county, table.c.case_id.in_(changes.replace_all)))
+            connection.execute(
+                table.delete().where(table.c.county == county, table.c.case_id.in_(changes.replace_all))
+            )
     if changes.deadlines_gone:
-        execute(queries.delete_rows(deadlines, "county", "case_id", "key", "department"), changes.deadlines_gone)
+        statement = queries.delete_rows(deadlines, "county", "case_id", "key", "department")
+        execute_many(connection, statement, changes.deadlines_gone)
     if changes.deadlines_added:
-        execute(insert(deadlines), changes.deadlines_added)
+        execute_many(connection, queries.insert_into(deadlines), changes.deadlines_added)
     if changes.departments_gone:
-        execute(queries.delete_rows(case_departments, "county", "case_id", "department"), changes.departments_gone)
+        statement = queries.delete_rows(case_departments, "county", "case_id", "department")
+        execute_many(connection, statement, changes.departments_gone)
     if changes.departments_added:
-        execute(insert(case_departments), changes.departments_added)
+        execute_many(connection, queries.insert_into(case_departments), changes.departments_added)
     for t in dirty:  # what the database now holds
         case = t.current
         assert case is not None
@@ -115,7 +119,7 @@ def _update(connection: Connection, county: str, changed: list[Tracked], now: da
         rows.append(row)
     statement = queries.update_case()
     if connection.dialect.supports_sane_multi_rowcount or len(rows) == 1:
-        updated = connection.execute(statement, rows).rowcount
+        updated = execute_many(connection, statement, rows).rowcount
     else:
         updated = sum(connection.execute(statement, row).rowcount for row in rows)
     if updated != len(rows):

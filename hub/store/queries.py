@@ -38,11 +38,13 @@ __all__ = [
     "chain_heads",
     "claim_due",
     "delete_rows",
+    "insert_into",
     "list_cases",
     "mark_sent",
     "seen",
     "update_case",
     "upsert",
+    "upsert_heads",
 ]
 
 
@@ -114,6 +116,13 @@ def claim_due(county: str, now: datetime, limit: int, *, skip_locked: bool) -> S
     return query.with_for_update(skip_locked=True) if skip_locked else query
 
 
+@cache
+def insert_into(table: Table) -> Insert:
+    """``INSERT INTO table`` (one long-lived statement per table, for :mod:`hub.store.bulk`)."""
+    return table.insert()
+
+
+@cache
 def update_case() -> Update:
     """``UPDATE cases SET … WHERE version = :b_version`` for executemany.
 
@@ -127,9 +136,16 @@ def update_case() -> Update:
     )
 
 
+@cache
 def delete_rows(table: Table, *key: str) -> Delete:
     """``DELETE FROM table WHERE k1 = :k_k1 AND …`` for executemany (bind ``k_*`` keys)."""
     return delete(table).where(*(table.c[name] == bindparam(f"k_{name}") for name in key))
+
+
+@cache
+def upsert_heads(dialect: str) -> Insert:
+    """Record audit chain heads (bind ``county``, ``case_id``, ``seq``, ``hash``)."""
+    return upsert(dialect, audit_heads, ("county", "case_id"), ("seq", "hash"))
 
 
 def upsert(

@@ -7,7 +7,10 @@ tree): callers retry :class:`Conflict` by re-applying the batch and
 :class:`Unavailable` after a pause, and never see a driver's exception.
 
 The outbox relay works outside case transactions: :meth:`Store.pending_outbox`,
-:meth:`Store.mark_sent`, :meth:`Store.outbox_backlog`.
+:meth:`Store.mark_sent`, :meth:`Store.outbox_backlog`. What this process commits to
+the outbox also reaches the relay in memory through :attr:`Store.outbox_feed`, and
+the relay's confirmed ids are marked sent by the next write transaction in passing
+(see :mod:`hub.store.outbox_feed`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from hub.store.audit import AuditReport, Tampered
 from hub.store.chains import read_report
 from hub.store.engine import READ_ONLY, make_engine
 from hub.store.errors import Conflict, StoreError, Unavailable, translated, translating
+from hub.store.outbox_feed import OutboxFeed
 from hub.store.records import OutboxMessage, OutboxRow, ReplayRecord
 from hub.store.schema import (
     DEFAULT_COUNTY_CODE,
@@ -70,6 +74,8 @@ class Store:
         self._calendar = calendar
         self._tz = tz
         self._owns_engine = owns_engine
+        #: Committed outbox rows for this process's relay, and its confirmed ids to mark.
+        self.outbox_feed = OutboxFeed()
 
     @classmethod
     def open(
@@ -144,10 +150,20 @@ class Store:
             Conflict: at commit, a case saved in the block changed under it (retry the batch).
             Unavailable: the database is unreachable or locked.
         """
-        with translated(), self._connect(read_only) as connection, connection.begin():
-            tx = Tx(connection, self._county)
-            yield tx
-            tx.flush()
+        marks = [] if read_only else self.outbox_feed.take_marks()
+        try:
+            with translated(), self._connect(read_only) as connection, connection.begin():
+                tx = Tx(connection, self._county)
+                yield tx
+                tx.flush()
+                if marks:
+                    tx.mark_sent(marks)
+        except BaseException:
+            self.outbox_feed.restore_marks(marks)
+            raise
+        self.outbox_feed.marked(marks)
+        if tx.outbox_written:
+            self.outbox_feed.offer(tx.outbox_written)
 
     @contextmanager
     def _connect(self, read_only: bool) -> Iterator[Connection]:
@@ -173,11 +189,11 @@ class Store:
     # -- outbox (the relay) ----------------------------------------------------------------
 
     @translating
-    def pending_outbox(self, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` unsent outbox rows, in id order."""
+    def pending_outbox(self, limit: int, *, after_id: int = 0) -> list[OutboxRow]:
+        """Up to ``limit`` unsent outbox rows with an id above ``after_id``, in id order."""
         query = (
             select(outbox)
-            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None))
+            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id > after_id)
             .order_by(outbox.c.id)
             .limit(limit)
         )
@@ -202,6 +218,28 @@ class Store:
                 queries.mark_sent(connection.dialect.name),
                 {"b_county": self._county, "ids": list(ids), "b_sent_at": moment},
             )
+
+    def mark_confirmed(self) -> int:
+        """Mark the relay's confirmed rows sent now, in a transaction of their own; how many.
+
+        Raises:
+            Unavailable: the database is unreachable or locked (the marks are kept).
+        """
+        marks = self.outbox_feed.take_marks()
+        if not marks:
+            return 0
+        try:
+            with translated(), self._engine.begin() as connection:
+                statement = queries.mark_sent(connection.dialect.name)
+                for mark in marks:
+                    connection.execute(
+                        statement, {"b_county": self._county, "ids": list(mark.ids), "b_sent_at": mark.sent_at}
+                    )
+        except BaseException:
+            self.outbox_feed.restore_marks(marks)
+            raise
+        self.outbox_feed.marked(marks)
+        return sum(len(m.ids) for m in marks)
 
     @translating
     def outbox_backlog(self) -> tuple[int, datetime | None]:

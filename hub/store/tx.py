@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from hub.domain.model import Case, Deadline
-from hub.store import codec, queries
+from hub.store import bulk, codec, queries
 from hub.store.audit import GENESIS, AuditEntry, entry_hash
 from hub.store.case_writes import Tracked, write_cases
 from hub.store.errors import Conflict, translating
-from hub.store.records import OutboxMessage
+from hub.store.outbox_feed import Marks
+from hub.store.records import OutboxMessage, OutboxRow
 from hub.store.rows import (
     audit_entry,
     deadline_from_row,
@@ -32,7 +33,6 @@ from hub.store.rows import (
     departments_of,
 )
 from hub.store.schema import (
-    audit_heads,
     audit_log,
     outbox,
     processed_messages,
@@ -48,6 +48,7 @@ class _Pending:
     audit: list[dict[str, Any]] = field(default_factory=list)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)  # chain heads to record
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    outbox_messages: list[OutboxMessage] = field(default_factory=list)
 
 
 class Tx(TxExtras):
@@ -58,6 +59,8 @@ class Tx(TxExtras):
         self._cases: dict[str, Tracked] = {}
         self._heads: dict[str, tuple[int, str]] = {}  # known chain heads: (seq, hash)
         self._pending = _Pending()
+        #: Outbox rows written so far, with their ids: the relay gets them once this commits.
+        self.outbox_written: list[OutboxRow] = []
 
     # -- idempotency ---------------------------------------------------------------------
 
@@ -210,6 +213,16 @@ class Tx(TxExtras):
             }
             for row in rows
         )  # fmt: skip
+        self._pending.outbox_messages.extend(rows)
+
+    @translating
+    def mark_sent(self, marks: Sequence[Marks]) -> None:
+        """Mark outbox rows the broker confirmed as sent (the relay's marks, carried along)."""
+        statement = queries.mark_sent(self._dialect)
+        for mark in marks:
+            self._connection.execute(
+                statement, {"b_county": self._county, "ids": list(mark.ids), "b_sent_at": mark.sent_at}
+            )
 
     # -- deadlines -----------------------------------------------------------------------
 
@@ -233,18 +246,22 @@ class Tx(TxExtras):
         if dirty:
             write_cases(self._connection, self._county, dirty, _now())
         pending, self._pending = self._pending, _Pending()
-        execute = self._connection.execute
+        connection = self._connection
         if pending.processed:
-            execute(insert(processed_messages), list(pending.processed.values()))
+            bulk.execute_many(connection, queries.insert_into(processed_messages), list(pending.processed.values()))
         if pending.audit:
-            execute(insert(audit_log), pending.audit)
-            execute(
-                queries.upsert(self._dialect, audit_heads, ("county", "case_id"), ("seq", "hash")),
+            bulk.execute_many(connection, queries.insert_into(audit_log), pending.audit)
+            bulk.execute_many(
+                connection, queries.upsert_heads(self._dialect),
                 [{"county": self._county, "case_id": c, "seq": s, "hash": h}
                  for c, (s, h) in pending.heads.items()],
             )  # fmt: skip
         if pending.outbox:
-            execute(insert(outbox), pending.outbox)
+            ids = bulk.insert_returning_ids(connection, outbox, pending.outbox)
+            self.outbox_written += [
+                OutboxRow(m.exchange, m.routing_key, m.body, m.headers, m.message_id, m.created_at, id=i)
+                for m, i in zip(pending.outbox_messages, ids, strict=True)
+            ]
 
 
 def _now() -> datetime:
