@@ -168,3 +168,27 @@ def rabbit_env(
         runtime.stop()
         env.close()
         management.delete_vhost(vhost)
+
+
+def hub_env(request: Any, tmp_path: Path, label: str, **settings: Any) -> Iterator[HubEnv]:
+    """The body of a two-broker fixture: ``request.param`` is ``memory`` or ``rabbitmq``.
+
+    ``rabbitmq`` uses the session fixtures ``rabbit_management`` and ``rabbit_url`` of
+    ``tests/integration/conftest.py`` and a scratch PostgreSQL database.
+    """
+    if request.param == "memory":
+        with memory_env(tmp_path, **settings) as env:
+            yield env
+        return
+    import uuid
+
+    from tests.support.databases import scratch_postgres
+
+    management: ManagementClient = request.getfixturevalue("rabbit_management")
+    url: Callable[..., str] = request.getfixturevalue("rabbit_url")
+    vhost = f"sihub-test-{label}-{uuid.uuid4().hex[:8]}"
+    with (
+        scratch_postgres(label) as database_url,
+        rabbit_env(management, vhost, url, database_url, **settings) as env,
+    ):
+        yield env

@@ -6,35 +6,20 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hub.bus.management import ManagementClient
 from hub.dlq import browse, matches, replay
-from tests.integration.hubenv import HubEnv, envelope, memory_env, rabbit_env
-from tests.support.databases import scratch_postgres
+from tests.integration.hubenv import HubEnv, envelope, hub_env
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
 def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubEnv]:
-    if request.param == "memory":
-        with memory_env(tmp_path, retry_limit=0) as env:
-            yield env
-        return
-    management: ManagementClient = request.getfixturevalue("rabbit_management")
-    url: Callable[..., str] = request.getfixturevalue("rabbit_url")
-    vhost = f"sihub-test-dlq-{uuid.uuid4().hex[:8]}"
-    with (
-        scratch_postgres("dlq") as database_url,
-        rabbit_env(management, vhost, url, database_url, retry_limit=0) as env,
-    ):
-        env.vhost = vhost  # type: ignore[attr-defined]
-        yield env
+    yield from hub_env(request, tmp_path, "dlq", retry_limit=0)
 
 
 def test_a_message_refused_for_a_missing_case_is_replayed_once_the_case_exists(hub: HubEnv) -> None:

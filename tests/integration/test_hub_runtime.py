@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from contracts.codes import Department
-from hub.bus.management import ManagementClient
 from hub.bus.types import AccessRefused
 from hub.gate import DETAIL_HEADER, REASON_HEADER
-from tests.integration.hubenv import HubEnv, envelope, example, examples_dir, memory_env, rabbit_env
-from tests.support.databases import scratch_postgres
+from tests.integration.hubenv import (
+    HubEnv,
+    envelope,
+    example,
+    examples_dir,
+    hub_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,18 +37,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubEnv]:
 
 
 def _hub(request: pytest.FixtureRequest, tmp_path: Path, **settings: object) -> Iterator[HubEnv]:
-    if request.param == "memory":
-        with memory_env(tmp_path, **settings) as env:
-            yield env
-        return
-    management: ManagementClient = request.getfixturevalue("rabbit_management")
-    url: Callable[..., str] = request.getfixturevalue("rabbit_url")
-    vhost = f"sihub-test-hub-{uuid.uuid4().hex[:8]}"
-    with (
-        scratch_postgres("hub") as database_url,
-        rabbit_env(management, vhost, url, database_url, **settings) as env,
-    ):
-        yield env
+    yield from hub_env(request, tmp_path, "hub", **settings)
 
 
 def _types(deliveries: list) -> list[str]:  # type: ignore[type-arg]
