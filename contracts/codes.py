@@ -187,6 +187,8 @@ class MeetingDecision(StrEnum):
     ASSIGN = "assign"  # departments named handle it under the meeting's deadline
     ESCALATE = "escalate"  # refer it up one tier
     RESOLVED = "resolved"  # the meeting settled it; result reported to intake
+    #: The leading-group office extends a major case's handling limit, once (信访工作条例).
+    EXTEND = "extend"
 
 
 class RoutingMode(StrEnum):

@@ -8,7 +8,7 @@ rules) -> Applied``; permissions first (``not_permitted``), then state
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts.codes import (
     Department,
@@ -281,6 +281,9 @@ def conclude_meeting(case: Case, envelope: AnyEnvelope, now: datetime, rules: Ru
             rules, met, higher, EscalationTrigger.MEETING, payload.minutes, now
         )
         return Applied(lifted, tuple(notice + emits), ("meeting", event))
+    if payload.decision is MeetingDecision.EXTEND:
+        extended = _extend(rules, met, payload.tier)
+        return Applied(extended, tuple(notice), ("meeting", "extended"))
     if payload.decision is MeetingDecision.RESOLVED:
         done = enter(cancel(met), Stage.REPORTED, now).evolve(outcome="resolved_by_meeting")
         done = arm_stage(rules, done, "feedback", done.intake, now)
@@ -424,3 +427,20 @@ def reopen(case: Case, envelope: AnyEnvelope, now: datetime, rules: Rules) -> Ap
     if again.tier is not Tier.ROUTINE:
         again = arm_stage(rules, again, "handle", again.owner, now)
     return Applied(again, tuple(routed(again, "reopened", now)), ("reopened",))
+
+
+def _extend(rules: Rules, case: Case, tier: Tier) -> Case:
+    """Move the major handling limit by ``major.extension`` (counted on from its last day), once."""
+    if tier is not Tier.MAJOR:
+        raise precondition_failed("only the handling limit of a major case is extended")
+    if case.extensions >= 1:
+        raise precondition_failed(f"case {case.case_id}'s handling limit was already extended once")
+    limit = case.deadline("major.handle")
+    if limit is None:
+        raise precondition_failed(f"case {case.case_id} has no running major handling limit")
+    schedule = rules.policy.schedule(
+        "major.extension", limit.due_at - timedelta(seconds=1), rules.calendar, rules.tz
+    )
+    moved = replace(limit, due_at=schedule.due_at, warn_at=schedule.warn_at, warned=False)
+    kept = tuple(moved if d is limit else d for d in case.deadlines)
+    return case.evolve(deadlines=kept, extensions=case.extensions + 1)

@@ -160,6 +160,7 @@ class Case:
     deadlines: tuple[Deadline, ...] = ()
     reopened: int = 0
     breaches: int = 0
+    extensions: int = 0
     transfers: int = 0
     outcome: str | None = None
     satisfaction: str | None = None

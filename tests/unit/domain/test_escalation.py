@@ -345,3 +345,40 @@ def test_seconds_policy_runs_the_same_escalation_in_seconds(fast_rules: Rules) -
         ("difficult.convene", TASKFORCE, T0 + timedelta(seconds=60)),
         ("difficult.handle", TASKFORCE, T0 + timedelta(seconds=310)),
     ]
+
+
+def test_leading_group_office_extends_a_major_case_once_by_thirty_days(rules: Rules) -> None:
+    """DESIGN §5 (信访工作条例): major cases are handled in 60 days, extendable once by 30."""
+    major = step(
+        difficult_case(rules),
+        meeting("taskforce", CID, "difficult", "escalate", at=local(2026, 11, 30, 10)),
+        rules,
+    ).case
+    extended = step(
+        major, meeting("lgo", CID, "major", "extend", at=local(2026, 12, 10, 10)), rules
+    )
+    # The 60 days ended Friday 29 January 2027; thirty more end Sunday 28 February,
+    # which moves to Monday 1 March (Civil Code art. 203): due as 2 March begins.
+    assert deadlines(extended.case) == [("major.handle", LGO, local(2027, 3, 2))]
+    assert extended.case.extensions == 1 and extended.events == ("meeting", "extended")
+    with pytest.raises(Refused) as again:
+        step(
+            extended.case, meeting("lgo", CID, "major", "extend", at=local(2026, 12, 20, 10)), rules
+        )
+    assert (
+        again.value.reason is RejectReason.PRECONDITION_FAILED
+        and "already extended" in again.value.detail
+    )
+    with pytest.raises(Refused) as task_force:
+        step(major, meeting("taskforce", CID, "major", "extend", at=local(2026, 12, 10, 10)), rules)
+    assert task_force.value.reason is RejectReason.NOT_PERMITTED
+
+
+def test_only_a_major_handling_limit_is_extended(rules: Rules) -> None:
+    with pytest.raises(Refused) as refused:
+        step(
+            difficult_case(rules),
+            meeting("taskforce", CID, "difficult", "extend", at=local(2026, 11, 30, 10)),
+            rules,
+        )
+    assert refused.value.reason is RejectReason.PRECONDITION_FAILED
