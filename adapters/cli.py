@@ -28,7 +28,6 @@ from adapters.errors import AdapterError
 from adapters.settings import AdapterSettings, load_adapter_settings
 from adapters.tax import ledger
 from adapters.tax.adapter import PushResult, TaxAdapter
-from adapters.tax.batches import Part
 from adapters.tax.rows import RowProblem
 from hub.bus.types import AccessRefused
 
@@ -137,18 +136,18 @@ def _push(console: Console, bureau: TaxAdapter, file: Path, batch_id: str | None
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("reading", total=None)
 
-        def planned(parts: list[Part]) -> None:
-            records = sum(len(p.details.records) for p in parts)
-            progress.update(task, description=f"publishing {len(parts)} part(s)", total=records)
+        def started(rows: int | None) -> None:  # parts go out while the file is read: rows, not parts
+            progress.update(task, description="reading and sending rows", total=rows)
 
         result = bureau.push(
-            file, batch_id=batch_id, collected_on=collected_on, on_plan=planned,
+            file, batch_id=batch_id, collected_on=collected_on, on_start=started,
             progress=lambda n: progress.advance(task, n),
         )
+        progress.update(task, total=result.report.rows, completed=result.report.rows)
     report = result.report
     encoding = f", {report.encoding}" if report.encoding else ""
     console.print(
-        f"{file.name} ({report.format}{encoding}): {report.rows} rows, {len(report.records)} sent, "
+        f"{file.name} ({report.format}{encoding}): {report.rows} rows, {report.accepted} sent, "
         f"{len(report.problems)} refused"
     )
     for part_id, records, size in result.parts:

@@ -7,6 +7,14 @@ JSON object. The adapter fills ``message_id`` (a UUIDv7), ``source`` (its own co
 ``correlation_id`` (the message's own id) where missing, then runs
 :func:`contracts.parse` on the bytes it will publish, so a message the hub would
 quarantine is refused at the door with the same reason code and field detail.
+
+A payload that is already a contract instance, validated field by field where it
+was made (the tax adapter's payment-detail parts, built from records its export
+reader validated row by row), need not go through JSON and back:
+:func:`compose_contract` builds the envelope around it with
+:func:`contracts.build` (nested instances are not validated again) and serialises
+it once. Work that arrives as JSON (HTTP, outbox files) always takes
+:func:`compose`.
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+from pydantic import ValidationError
+
 from adapters.errors import OutboundInvalid
-from contracts import MAX_BODY_BYTES, AnyEnvelope, Rejected, ValidationSettings, parse
+from contracts import MAX_BODY_BYTES, AnyEnvelope, Rejected, ValidationSettings, build, parse
 from contracts.codes import Department, RejectReason
 from contracts.messages.base import Contract
 from contracts.registry import default_registry
@@ -94,6 +104,37 @@ def compose(
         raise OutboundInvalid(
             RejectReason.OVERSIZED, f"body is {len(body)} bytes; the limit is {max_bytes}"
         )
+    return envelope, body
+
+
+def compose_contract(
+    source: Department,
+    type_: str,
+    payload: Contract,
+    *,
+    now: datetime,
+    max_bytes: int = MAX_BODY_BYTES,
+    message_id: UUID | None = None,
+) -> tuple[AnyEnvelope, bytes]:
+    """The envelope around an already validated ``payload`` and its bytes, serialised once.
+
+    Fills ``message_id`` (a UUIDv7 unless given), ``correlation_id`` (the message's
+    own id) and ``occurred_at`` (``now``) as :func:`compose` does.
+
+    Raises:
+        OutboundInvalid: the envelope breaks a rule (``schema_violation``), or the body
+            exceeds ``max_bytes`` (``oversized``).
+    """
+    message_id = message_id or uuid7()
+    try:
+        envelope = build(
+            type_, payload, source=source, message_id=message_id, occurred_at=now, correlation_id=message_id
+        )
+    except ValidationError as error:
+        raise OutboundInvalid(RejectReason.SCHEMA_VIOLATION, str(error.errors(include_url=False)[0]["msg"])) from None
+    body = envelope.to_json()
+    if len(body) > max_bytes:
+        raise OutboundInvalid(RejectReason.OVERSIZED, f"body is {len(body)} bytes; the limit is {max_bytes}")
     return envelope, body
 
 

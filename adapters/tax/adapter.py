@@ -1,8 +1,10 @@
 """The tax bureau's adapter (县税务局, ``tax``).
 
-* pushes payment-detail exports (征缴明细传递): read and validate every row, split
-  into parts under the body limit, publish with confirms, and record the hub's
-  consolidated ``payment.receipt`` of each part for ``sihub tax status``;
+* pushes payment-detail exports (征缴明细传递) as a stream: each row is read and
+  validated once, packed into a part under the body limit, and each part is
+  published with confirms as soon as it is full (on a background thread, while
+  the next part is read), then the hub's consolidated ``payment.receipt`` of each
+  part is recorded for ``sihub tax status``;
 * registers disputes from the tax window (``case.registered``, 首接负责);
 * serves demands for payment (``arrears.notice``) and, once the hub has opened the
   window and every confirmation is in, applies to the court (``enforcement.applied``).
@@ -23,11 +25,13 @@ from fastapi import APIRouter
 
 from adapters.department import DepartmentAdapter
 from adapters.errors import ExportError
-from adapters.outbound import request
+from adapters.outbound import compose_contract
+from adapters.sender import Sealed
 from adapters.sinks import InboundMessage
 from adapters.tax import arrears, ledger
-from adapters.tax.batches import Part, split
-from adapters.tax.export import ExportReport, read_export
+from adapters.tax.batches import Packer, Part
+from adapters.tax.export import ExportReport, open_export
+from adapters.tax.handoff import Handoff
 from adapters.tax.routes import router
 from contracts import AnyEnvelope
 from contracts.codes import Department
@@ -44,9 +48,16 @@ from hub.domain.payments import recipient_of
 log = logging.getLogger("sihub.adapter.tax")
 
 
+#: Sealed parts waiting for the publishing thread (each at most one body, 4 MiB).
+PARTS_IN_FLIGHT = 2
+
+
 @dataclass(frozen=True)
 class PushResult:
-    """What one push sent: the batch id, the parts (id, records, bytes), and the report."""
+    """What one push sent: the batch id, the parts (id, records, bytes), and the report.
+
+    ``report.accepted`` counts the records sent; the records themselves are not kept.
+    """
 
     batch_id: str
     report: ExportReport
@@ -70,46 +81,62 @@ class TaxAdapter(DepartmentAdapter):
         *,
         batch_id: str | None = None,
         collected_on: date | None = None,
-        on_plan: Callable[[list[Part]], None] | None = None,
+        on_start: Callable[[int | None], None] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> PushResult:
-        """Read, split and publish an export file; bad rows are reported, good rows go.
+        """Read, pack and publish an export file as a stream; bad rows are reported, good rows go.
+
+        ``on_start(rows)`` is called once the header is checked, with the rows the file
+        appears to hold (``None`` if unknown); ``progress(rows)`` after each part is
+        confirmed, with the rows (sent or refused) that part accounts for.
 
         Raises:
-            ExportError: the file cannot be read, or has no valid row at all.
+            ExportError: the file cannot be read, or has no valid row at all (nothing sent).
+            OutboundInvalid: a part came out over the limit (a bug: the packer measures bodies).
             SendFailed: the broker did not confirm a part (parts before it were sent).
         """
-        report = read_export(path, settings=self.options.validation)
-        if not report.records:
-            raise ExportError(
-                f"{path.name}: no valid rows to send ({len(report.problems)} row(s) refused)"
+        with open_export(path, settings=self.options.validation) as reader:
+            if on_start is not None:
+                on_start(reader.expected_rows)
+            result = PushResult(batch_id or self.default_batch_id(), reader.report)
+            packer = Packer(
+                batch_id=result.batch_id,
+                collected_on=collected_on or self.clock().date(),
+                limit_bytes=self.options.batch_limit_bytes,
             )
-        batch_id = batch_id or self.default_batch_id()
-        parts = split(
-            report.records,
-            batch_id=batch_id,
-            collected_on=collected_on or self.clock().date(),
-            limit_bytes=self.options.batch_limit_bytes,
-        )
-        if on_plan is not None:
-            on_plan(parts)
-        result = PushResult(batch_id, report)
-        for part in parts:
-            sealed = self.seal(request("payment.details", part.details))
-            size = len(sealed[1])
-            if size > self.options.batch_limit_bytes:  # the plan measures exactly: a bug if so
-                raise AssertionError(f"{part.details.batch_id} is {size} bytes, over the limit")
-            records = part.details.records
-            total = sum((r.amount_paid for r in records), Decimal("0.00"))
-            ledger.record_part(self.state, part.details.batch_id, len(records), total, size)
-            self.sender.publish([sealed])
-            ledger.mark_published(self.state, part.details.batch_id, self.clock())
-            result.parts.append((part.details.batch_id, len(records), size))
-            if progress is not None:
-                progress(len(records))
+            counted = 0
+
+            def publish(item: tuple[Part, Sealed, int]) -> None:
+                part, sealed, rows = item
+                self._publish_part(part, sealed, result)
+                if progress is not None:
+                    progress(rows)
+
+            with Handoff(publish, depth=PARTS_IN_FLIGHT, name="tax-push") as out:
+                for part in packer.pack(reader):
+                    rows, counted = reader.report.rows - counted, reader.report.rows
+                    out.put((part, self._seal(part), rows))
+        report = result.report
+        if not report.accepted:
+            raise ExportError(f"{path.name}: no valid rows to send ({len(report.problems)} row(s) refused)")
         log.info("batch %s: %d records in %d part(s), %d row(s) refused",
-                 batch_id, len(report.records), len(parts), len(report.problems))
+                 result.batch_id, report.accepted, packer.parts, len(report.problems))
         return result
+
+    def _seal(self, part: Part) -> Sealed:
+        """The part's envelope and body, built from its validated records and serialised once."""
+        return compose_contract(
+            self.code, "payment.details", part.details, now=self.clock(), max_bytes=self.options.batch_limit_bytes
+        )
+
+    def _publish_part(self, part: Part, sealed: Sealed, result: PushResult) -> None:
+        """Note the part, publish it with a confirm, note that it was confirmed."""
+        records = part.details.records
+        total = sum((r.amount_paid for r in records), Decimal("0.00"))
+        ledger.record_part(self.state, part.details.batch_id, len(records), total, len(sealed[1]))
+        self.sender.publish([sealed])
+        ledger.mark_published(self.state, part.details.batch_id, self.clock())
+        result.parts.append((part.details.batch_id, len(records), len(sealed[1])))
 
     def batch_status(self, batch_id: str) -> list[ledger.PartStatus]:
         """The parts of a batch and the hub's receipt of each, from local state."""

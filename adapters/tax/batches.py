@@ -6,11 +6,15 @@ part id and the longest timestamp the adapter can produce), so the planned size 
 the exact size of the body the hub will receive, give or take a few bytes of
 timestamp. Records keep their order; parts are numbered ``<batch>-p001``,
 ``<batch>-p002``, ... (three digits, more past 999).
+
+A :class:`Packer` does the same one record at a time, for a batch read as a
+stream: each part is handed out as soon as the next record would not fit, so
+memory holds one part, not the batch. :func:`split` packs a whole list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from uuid import UUID
@@ -77,6 +81,74 @@ class Part:
     planned_bytes: int
 
 
+class Packer:
+    """Packs records, in order, into parts of at most ``limit_bytes`` each, as they come.
+
+    :meth:`add` returns the part that the record closed (the record opens the next
+    one), :meth:`finish` the last part. The overhead of a part is measured for its
+    own part number, so past part 999 the longer id is counted.
+    """
+
+    def __init__(self, *, batch_id: str, collected_on: date, limit_bytes: int) -> None:
+        self.batch_id = batch_id
+        self.collected_on = collected_on
+        self.limit_bytes = limit_bytes
+        self.parts = 0
+        self._records: list[PaymentRecord] = []
+        self._used = 0
+        self._overhead: dict[int, int] = {}  # by digits of the part number
+
+    def _overhead_of(self, number: int, sample: PaymentRecord) -> int:
+        digits = len(str(number))
+        if digits not in self._overhead:
+            self._overhead[digits] = envelope_overhead(self.batch_id, self.collected_on, sample, number)
+        return self._overhead[digits]
+
+    def add(self, record: PaymentRecord) -> Part | None:
+        """Take one record; the part it closed, if it did not fit in the open one.
+
+        Raises:
+            ValueError: the record alone exceeds the limit.
+        """
+        size = record_size(record)
+        closes = bool(self._records) and self._used + 1 + size > self.limit_bytes  # 1: a comma
+        overhead = self._overhead_of(self.parts + (2 if closes else 1), record)
+        if overhead + size > self.limit_bytes:
+            raise ValueError(f"record {record.record_id!r} alone is {size} bytes; the limit is {self.limit_bytes}")
+        closed = self._close() if closes else None
+        if self._records:
+            self._used += 1 + size
+        else:
+            self._used = overhead + size
+        self._records.append(record)
+        return closed
+
+    def finish(self) -> Part | None:
+        """The last, partly filled part (``None`` if no record is waiting)."""
+        return self._close() if self._records else None
+
+    def pack(self, records: Iterable[PaymentRecord]) -> Iterator[Part]:
+        """Every part of ``records``, each as soon as it is full, then the last one."""
+        for record in records:
+            closed = self.add(record)
+            if closed is not None:
+                yield closed
+        last = self.finish()
+        if last is not None:
+            yield last
+
+    def _close(self) -> Part:
+        self.parts += 1
+        details = PaymentDetails(
+            batch_id=part_id(self.batch_id, self.parts),
+            collected_on=self.collected_on,
+            records=tuple(self._records),
+        )
+        part = Part(details, self._used)
+        self._records, self._used = [], 0
+        return part
+
+
 def split(
     records: Sequence[PaymentRecord], *, batch_id: str, collected_on: date, limit_bytes: int
 ) -> list[Part]:
@@ -87,19 +159,4 @@ def split(
     """
     if not records:
         raise ValueError("a batch needs at least one record")
-    sizes = [record_size(record) for record in records]
-    overhead = envelope_overhead(batch_id, collected_on, records[0], parts=1)
-    runs = plan(sizes, overhead, limit_bytes)
-    if len(runs) > 999:  # a four-digit part number lengthens every body by a byte: plan again
-        runs = plan(sizes, envelope_overhead(batch_id, collected_on, records[0], len(runs)), limit_bytes)
-    return [
-        Part(
-            PaymentDetails(
-                batch_id=part_id(batch_id, number),
-                collected_on=collected_on,
-                records=tuple(records[i] for i in run),
-            ),
-            overhead + sum(sizes[i] for i in run) + len(run) - 1,
-        )
-        for number, run in enumerate(runs, start=1)
-    ]
+    return list(Packer(batch_id=batch_id, collected_on=collected_on, limit_bytes=limit_bytes).pack(records))

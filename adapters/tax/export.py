@@ -8,22 +8,23 @@ GBK, an unreadable workbook, or a missing required column (named).
 
 CSV text is read as UTF-8 (a BOM is allowed) and, if that fails, as GBK (decoded
 with its superset GB 18030, which also covers rare characters in names).
+
+The file is read as a stream (:mod:`adapters.tax.tables`): :func:`open_export`
+checks the header and yields records one by one, so a caller can send them on
+while the rest of the file is still being read; :func:`read_export` keeps them all.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from adapters.errors import ExportError
-from adapters.tax.rows import ColumnMap, RowProblem, to_record
+from adapters.tax.converter import RowConverter
+from adapters.tax.rows import ColumnMap, RowProblem
+from adapters.tax.tables import Table, csv_table, jsonl_table, not_text_error, xlsx_table
 from contracts import ValidationSettings
 from contracts.messages.payment import PaymentRecord
 
@@ -36,11 +37,16 @@ _DEFAULT_SETTINGS = ValidationSettings()
 
 @dataclass
 class ExportReport:
-    """What came out of one export file."""
+    """What came out of one export file: rows read, records accepted, problems.
+
+    ``records`` holds the accepted records only when the whole file was read into
+    memory (:func:`read_export`); a streaming reader counts them in ``accepted``.
+    """
 
     format: ExportFormat
     encoding: str | None
     rows: int = 0
+    accepted: int = 0
     records: list[PaymentRecord] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
 
@@ -55,22 +61,14 @@ def decode_text(data: bytes, name: str = "the file") -> tuple[str, str]:
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as error:
-            raise _not_text(name, error, 3) from None
+            raise not_text_error(name, error.object[error.start], error.start + 3) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
         try:
             return data.decode("gb18030"), "gbk"
         except UnicodeDecodeError:
-            raise _not_text(name, utf8_error, 0) from None
-
-
-def _not_text(name: str, error: UnicodeDecodeError, offset: int) -> ExportError:
-    position = error.start + offset
-    return ExportError(
-        f"{name} is neither UTF-8 nor GBK text (byte 0x{error.object[error.start]:02x} at offset "
-        f"{position}); export it again as CSV in UTF-8 or GBK"
-    )
+            raise not_text_error(name, utf8_error.object[utf8_error.start], utf8_error.start) from None
 
 
 def _normal(name: Any) -> str:
@@ -101,29 +99,71 @@ def column_keys(header: Iterable[Any], mapping: ColumnMap) -> dict[str, list[Any
     return found
 
 
-def _by_column(
-    keys: Mapping[str, list[Any]], rows: Iterable[tuple[int, Mapping[Any, Any]]]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows keyed by internal column; of several keys for one column, the first non-blank cell."""
-    for number, row in rows:
-        values: dict[str, Any] = {}
-        for column, candidates in keys.items():
-            for key in candidates:
-                cell = row.get(key)
-                if cell is not None and cell != "":
-                    values[column] = cell
-                    break
-        yield number, values
+def _positions(header: Sequence[Any], keys: Mapping[str, list[Any]]) -> dict[str, list[int]]:
+    """Column keys as cell positions; a header name given twice is read from its last cell."""
+    last = {key: index for index, key in enumerate(header)}
+    return {column: list(dict.fromkeys(last[key] for key in found)) for column, found in keys.items()}
 
 
-def read_export(
+class ExportReader:
+    """One export file, opened: its header checked, its rows read and validated as they are iterated.
+
+    Iterating yields each accepted record once, in file order, and fills
+    :attr:`report` (rows, accepted, problems) as it goes; memory holds the current
+    row and the record ids seen so far (a repeat is refused, naming its first row).
+    """
+
+    def __init__(self, table: Table, kind: ExportFormat, mapping: ColumnMap, settings: ValidationSettings) -> None:
+        self.report = ExportReport(kind, table.encoding)
+        self.expected_rows = table.expected_rows
+        self._table = table
+        try:
+            keys = column_keys(table.header, mapping)
+        except ExportError:
+            table.close()
+            raise
+        self._header_of = {column: str(found[0]).replace("\ufeff", "").strip() for column, found in keys.items()}
+        by_position = _positions(table.header, keys) if kind != "jsonl" else keys
+        self._converter = RowConverter(by_position, mapping, self._header_of, settings)
+
+    def __iter__(self) -> Iterator[PaymentRecord]:
+        report, convert = self.report, self._converter.convert
+        seen: dict[str, int] = {}
+        for number, row in self._table.rows:
+            report.rows += 1
+            if row is None:
+                report.problems.append(RowProblem(number, "(line)", "not a JSON object"))
+                continue
+            outcome = convert(row, number)
+            if isinstance(outcome, RowProblem):
+                report.problems.append(outcome)
+            elif outcome.record_id in seen:
+                column = self._header_of.get("record_id", "record_id")
+                report.problems.append(RowProblem(number, column, f"record id repeats row {seen[outcome.record_id]}"))
+            else:
+                seen[outcome.record_id] = number
+                report.accepted += 1
+                yield outcome
+
+    def close(self) -> None:
+        """Release the file (reading stops)."""
+        self._table.close()
+
+    def __enter__(self) -> ExportReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_export(
     path: Path,
     *,
     mapping: ColumnMap | None = None,
     settings: ValidationSettings = _DEFAULT_SETTINGS,
     export_format: ExportFormat | None = None,
-) -> ExportReport:
-    """Read and validate every row of an export file.
+) -> ExportReader:
+    """Open an export file for reading row by row; the header is checked now.
 
     Raises:
         ExportError: the file cannot be read at all (see the module docstring).
@@ -134,93 +174,22 @@ def read_export(
         raise ExportError(f"{path.name}: unknown export format; use .csv, .jsonl or .xlsx")
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
-    if kind == "xlsx":
-        header, rows = _xlsx_rows(path)
-        report = ExportReport(kind, None)
-    else:
-        text, encoding = decode_text(path.read_bytes(), path.name)
-        report = ExportReport(kind, encoding)
-        header, rows = _csv_rows(text) if kind == "csv" else _jsonl_rows(text, report)
-    keys = column_keys(header, mapping)
-    header_of = {column: str(found[0]).replace("\ufeff", "").strip() for column, found in keys.items()}
-    seen: dict[str, int] = {}
-    for number, values in _by_column(keys, rows):
-        report.rows += 1
-        outcome = to_record(values, number, mapping, header_of, settings)
-        if isinstance(outcome, RowProblem):
-            report.problems.append(outcome)
-        elif outcome.record_id in seen:
-            column = header_of.get("record_id", "record_id")
-            report.problems.append(
-                RowProblem(number, column, f"record id repeats row {seen[outcome.record_id]}")
-            )
-        else:
-            seen[outcome.record_id] = number
-            report.records.append(outcome)
-    return report
+    table = {"csv": csv_table, "jsonl": jsonl_table, "xlsx": xlsx_table}[kind](path)
+    return ExportReader(table, kind, mapping, settings)
 
 
-def _blank(cells: Sequence[Any]) -> bool:
-    return all(cell is None or str(cell).strip() == "" for cell in cells)
+def read_export(
+    path: Path,
+    *,
+    mapping: ColumnMap | None = None,
+    settings: ValidationSettings = _DEFAULT_SETTINGS,
+    export_format: ExportFormat | None = None,
+) -> ExportReport:
+    """Read and validate every row of an export file, keeping every record in ``records``.
 
-
-def _csv_rows(text: str) -> tuple[list[str], Iterator[tuple[int, Mapping[Any, Any]]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise ExportError("the export is empty: no header row")
-
-    def rows() -> Iterator[tuple[int, Mapping[Any, Any]]]:
-        for cells in reader:
-            if not _blank(cells):
-                yield reader.line_num, dict(zip(header, cells, strict=False))
-
-    return header, rows()
-
-
-def _jsonl_rows(
-    text: str, report: ExportReport
-) -> tuple[list[str], Iterator[tuple[int, Mapping[Any, Any]]]]:
-    parsed: list[tuple[int, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            parsed.append((number, json.loads(line, parse_float=Decimal)))
-        except ValueError:
-            parsed.append((number, None))
-    objects = [value for _, value in parsed if isinstance(value, dict)]
-    if not objects:
-        raise ExportError("the export has no JSON object lines")
-    header = list(dict.fromkeys(key for value in objects for key in value))
-
-    def rows() -> Iterator[tuple[int, Mapping[Any, Any]]]:
-        for number, value in parsed:
-            if isinstance(value, dict):
-                yield number, value
-            else:
-                report.rows += 1
-                report.problems.append(RowProblem(number, "(line)", "not a JSON object"))
-
-    return header, rows()
-
-
-def _xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Mapping[Any, Any]]]]:
-    # Imported here: openpyxl is only needed for workbooks, and it is slow to import.
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ExportError(f"{path.name} is not a readable XLSX workbook: {error}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        table = [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        workbook.close()  # read-only workbooks keep the file open until closed
-    table = [(number, cells) for number, cells in table if not _blank(cells)]
-    if not table:
-        raise ExportError(f"{path.name}: the first sheet is empty")
-    header = [str(cell) if cell is not None else "" for cell in table[0][1]]
-    return header, ((number, dict(zip(header, cells, strict=False))) for number, cells in table[1:])
+    Raises:
+        ExportError: the file cannot be read at all (see the module docstring).
+    """
+    with open_export(path, mapping=mapping, settings=settings, export_format=export_format) as reader:
+        reader.report.records.extend(reader)
+        return reader.report

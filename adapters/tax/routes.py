@@ -79,7 +79,7 @@ def router(adapter: TaxAdapter) -> APIRouter:
             path.unlink(missing_ok=True)
         return {
             "batch_id": result.batch_id,
-            "records": len(result.report.records),
+            "records": result.report.accepted,
             "parts": [{"batch_id": p, "records": n, "bytes": size} for p, n, size in result.parts],
             "problems": [
                 {"row": p.row, "column": p.column, "reason": p.reason} for p in result.report.problems

@@ -395,7 +395,7 @@ class Scenario:
         self.batch_parts = [part_id for part_id, _, _ in result.parts]
         bad = ", ".join(f"row {p.row}: {p.reason}" for p in result.report.problems[:2])
         self.say(
-            f"tax pushes payment details {result.batch_id} (GBK CSV): {len(result.report.records)} rows sent, "
+            f"tax pushes payment details {result.batch_id} (GBK CSV): {result.report.accepted} rows sent, "
             f"{len(result.report.problems)} refused ({bad})"
         )
 

@@ -45,6 +45,7 @@ def assert_summary(out: str) -> None:
     for reason in ("invalid_id_number", "schema_violation", "source_mismatch"):
         assert re.search(rf"│ {reason}\s+│ 1 ", out), reason
     assert "every case the scenario expected to close is closed" in out
+    assert re.search(r"tax pushes payment details \S+ \(GBK CSV\): 238 rows sent, 2 refused \(row 19: ", out)
 
 
 def test_demo_on_the_embedded_broker() -> None:
