@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from hub.api import cases, contracts, messages, payments
 from hub.api.auth import TokenSource, reload_on_sighup
+from hub.api.batcher import GroupCommit
 from hub.api.openapi import install_openapi
 from hub.api.ops import ops_router
 from hub.api.problems import install_problem_handlers
@@ -41,7 +45,18 @@ def create_app(runtime: HubRuntime, tokens: TokenSource | None = None) -> FastAP
     Raises:
         TokenFileError: the tokens file is unusable (the server must not start with it).
     """
+    group_commit = GroupCommit.over(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        group_commit.start()
+        try:
+            yield
+        finally:  # the requests in hand are applied before the runtime closes the store
+            group_commit.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sihub",
         version="1",
         summary="County hub for social-insurance fee disputes: ledger, routing, SLAs.",
@@ -52,6 +67,7 @@ def create_app(runtime: HubRuntime, tokens: TokenSource | None = None) -> FastAP
     app.state.tokens = tokens if tokens is not None else TokenSource(runtime.settings.tokens)
     reload_on_sighup(app.state.tokens)
     app.state.case_numbers = CaseNumbers(runtime.store)
+    app.state.group_commit = group_commit
     install_problem_handlers(app)
     app.include_router(messages.router)
     app.include_router(cases.router)

@@ -7,6 +7,7 @@ answers 404 exactly as an unknown one does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,15 +17,17 @@ from starlette.concurrency import run_in_threadpool
 
 from contracts.codes import Department, Tier
 from contracts.messages.case import CaseRegistered, PetitionRegistered
-from hub.api.deps import CaseNumbersDep, CurrentDepartment, RuntimeDep
+from hub.api.batcher import GroupCommit
+from hub.api.deps import CaseNumbersDep, CurrentDepartment, GroupCommitDep, RuntimeDep
 from hub.api.ingress import ledger, read_body
 from hub.api.openapi import json_body
 from hub.api.problems import not_found, problem_responses
 from hub.api.registration import CaseNumbers, Registered, register
-from hub.api.views import CasePage, CaseView, case_summary, case_view
+from hub.api.views import CasePage, CaseView, TimelineEntry, case_summary, case_view
 from hub.api.visibility import LedgerQuery, follows, ledger_page, may_see, stage_names
 from hub.domain.model import Case
 from hub.runtime import HubRuntime
+from hub.service import Verdict
 
 router = APIRouter(tags=["cases"])
 
@@ -69,9 +72,32 @@ def _load_view(runtime: HubRuntime, caller: Department, case_id: str) -> CaseVie
     return case_view(case, entries, runtime.clock(), personal=follows(caller, case))
 
 
-def _register(runtime: HubRuntime, numbers: CaseNumbers, caller: Department, body: bytes,
+def registered_view(verdict: Verdict, caller: Department, now: datetime) -> CaseView | None:
+    """The view of the case ``verdict`` just created, as reading it back would give, without reading it.
+
+    ``None`` when the verdict did not create a case (then the ledger is read).
+    """
+    applied, envelope = verdict.applied, verdict.envelope
+    if verdict.outcome != "applied" or applied is None or envelope is None or verdict.previous is not None:
+        return None
+    case = applied.case
+    if not may_see(caller, case) or verdict.handled_at is None:
+        return None
+    # A new case's audit chain is the registration alone (the service appends one entry per message);
+    # the ledger gives its times back in UTC, and so does this view.
+    entry = TimelineEntry(seq=1, at=verdict.handled_at.astimezone(UTC), occurred_at=envelope.occurred_at.astimezone(UTC),
+                          type=envelope.type, source=envelope.source.value, trigger="message",
+                          message_id=str(envelope.message_id))  # fmt: skip
+    return case_view(case, [entry], now, personal=follows(caller, case))
+
+
+def _register(runtime: HubRuntime, commit: GroupCommit, numbers: CaseNumbers, caller: Department, body: bytes,
               key: str | None) -> tuple[Registered, CaseView | None]:  # fmt: skip
-    registered = register(runtime, numbers, caller, body, key)
+    registered = register(runtime, commit.submit, numbers, caller, body, key)
+    if registered.verdict is not None:
+        view = registered_view(registered.verdict, caller, runtime.clock())
+        if view is not None:
+            return registered, view
     return registered, _load_view(runtime, caller, registered.case_id)
 
 
@@ -93,13 +119,14 @@ def _register(runtime: HubRuntime, numbers: CaseNumbers, caller: Department, bod
 )
 async def register_case(
     request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep,
-    numbers: CaseNumbersDep,
+    numbers: CaseNumbersDep, commit: GroupCommitDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200,
                                                   description="Repeats with the same key register once.")] = None,
 ) -> CaseView:  # fmt: skip
     """Register a case for the token's department and answer with it."""
     body = await read_body(request, runtime.service.max_body_bytes)
-    registered, view = await run_in_threadpool(_register, runtime, numbers, department, body, idempotency_key)
+    registered, view = await run_in_threadpool(_register, runtime, commit, numbers, department, body,
+                                               idempotency_key)  # fmt: skip
     if view is None:  # the registering department is the intake: it always follows its case
         raise not_found("the case is not visible to the department that registered it")
     response.headers["Location"] = f"/v1/cases/{registered.case_id}"

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contracts.codes import Department
 from hub.api.auth import TokenSource
+from hub.api.batcher import GroupCommit
 from hub.api.problems import unauthorized
 from hub.api.registration import CaseNumbers
 from hub.runtime import HubRuntime
@@ -39,6 +40,12 @@ def get_case_numbers(request: Request) -> CaseNumbers:
     return numbers
 
 
+def get_group_commit(request: Request) -> GroupCommit:
+    """The app's group commit of HTTP ingress."""
+    commit: GroupCommit = request.app.state.group_commit
+    return commit
+
+
 def current_department(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     tokens: Annotated[TokenSource, Depends(get_tokens)],
@@ -59,3 +66,4 @@ def current_department(
 RuntimeDep = Annotated[HubRuntime, Depends(get_runtime)]
 CurrentDepartment = Annotated[Department, Depends(current_department)]
 CaseNumbersDep = Annotated[CaseNumbers, Depends(get_case_numbers)]
+GroupCommitDep = Annotated[GroupCommit, Depends(get_group_commit)]

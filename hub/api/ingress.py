@@ -9,7 +9,7 @@ so that what the message caused leaves at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -91,13 +91,13 @@ def submit(runtime: HubRuntime, batch: Sequence[Inbound]) -> list[Verdict]:
     return verdicts
 
 
-def submit_one(runtime: HubRuntime, message: Inbound) -> Verdict:
-    """Process one message; a refusal is raised as its problem.
+def submit_one(apply_one: Callable[[Inbound], Verdict], message: Inbound) -> Verdict:
+    """Process one message with ``apply_one`` (the app's group commit); a refusal is raised as its problem.
 
     Raises:
         ProblemError: the refusal (reason code and status of :mod:`hub.api.problems`), or 503.
     """
-    [verdict] = submit(runtime, [message])
+    verdict = apply_one(message)
     if verdict.outcome == "rejected" and verdict.reason is not None:
         raise refusal(verdict.reason, verdict.detail)
     return verdict

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from contracts.codes import Department
-from hub.api.deps import CurrentDepartment, RuntimeDep
+from hub.api.deps import CurrentDepartment, GroupCommitDep, RuntimeDep
 from hub.api.ingress import inbound, read_body, submit_one
 from hub.api.openapi import json_body
 from hub.api.problems import problem_responses
@@ -76,11 +76,13 @@ class EnvelopeIn(BaseModel):
     openapi_extra=json_body(EnvelopeIn),
 )
 async def post_message(
-    request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep
+    request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep,
+    commit: GroupCommitDep,
 ) -> MessageReceipt:
     """Apply one envelope sent by the token's department."""
     body = await read_body(request, runtime.service.max_body_bytes)
-    verdict = await run_in_threadpool(submit_one, runtime, inbound(body, department, request.headers))
+    message = inbound(body, department, request.headers)
+    verdict = await run_in_threadpool(submit_one, commit.submit, message)
     assert verdict.message_id is not None  # a verdict that is not a refusal parsed
     if verdict.outcome == "duplicate":
         response.status_code = 200

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -38,7 +39,7 @@ from hub.api.problems import refusal
 from hub.domain.durations import COUNTY_TZ
 from hub.ids import uuid7
 from hub.runtime import HubRuntime
-from hub.service import Inbound
+from hub.service import Inbound, Verdict
 from hub.store.errors import translated
 from hub.store.schema import processed_messages
 from hub.store.store import Store
@@ -79,10 +80,14 @@ class CaseNumbers:
 
 @dataclass(frozen=True)
 class Registered:
-    """The case a registration request names; ``created``: registered by this request."""
+    """The case a registration request names; ``created``: registered by this request.
+
+    ``verdict``: what applying the registration gave, when this request applied it.
+    """
 
     case_id: str
     created: bool
+    verdict: Verdict | None = None
 
 
 def message_id_for(department: Department, key: str | None) -> uuid.UUID:
@@ -134,9 +139,11 @@ def registered_case(runtime: HubRuntime, message_id: uuid.UUID) -> str | None:
         return connection.scalar(query)
 
 
-def register(runtime: HubRuntime, numbers: CaseNumbers, department: Department, body: bytes,
-             key: str | None) -> Registered:  # fmt: skip
+def register(runtime: HubRuntime, apply_one: Callable[[Inbound], Verdict], numbers: CaseNumbers,
+             department: Department, body: bytes, key: str | None) -> Registered:  # fmt: skip
     """Register the case ``body`` describes, or find the one ``key`` registered before.
+
+    ``apply_one`` applies the envelope (the app's group commit).
 
     Raises:
         ProblemError: the request or the registration is refused (reason code and status),
@@ -154,9 +161,9 @@ def register(runtime: HubRuntime, numbers: CaseNumbers, department: Department, 
     case_id = f"{department.value}-{year}-{sequence:06d}"
     wire = envelope_body(type_, payload, department=department, case_id=case_id,
                          message_id=message_id, now=now)  # fmt: skip
-    verdict = submit_one(runtime, Inbound(body=wire, sender=department.value, transport="http"))
+    verdict = submit_one(apply_one, Inbound(body=wire, sender=department.value, transport="http"))
     if verdict.outcome == "duplicate":  # the same key, registered concurrently
         earlier = registered_case(runtime, message_id)
         if earlier is not None:
             return Registered(earlier, created=False)
-    return Registered(case_id, created=True)
+    return Registered(case_id, created=True, verdict=verdict)

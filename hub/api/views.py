@@ -7,6 +7,7 @@ that follows the case; everyone else who may see the case sees it masked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -222,7 +223,8 @@ def timeline_entry(entry: AuditEntry) -> TimelineEntry:
                          message_id=entry.message_id, note=entry.note)  # fmt: skip
 
 
-def case_view(case: Case, entries: list[AuditEntry], now: datetime, *, personal: bool) -> CaseView:
+def case_view(case: Case, entries: Sequence[AuditEntry | TimelineEntry], now: datetime, *,
+              personal: bool) -> CaseView:  # fmt: skip
     """The full view of ``case`` at ``now``; ``personal``: the caller follows the case."""
     routing = case.routing
     return CaseView(
@@ -235,5 +237,5 @@ def case_view(case: Case, entries: list[AuditEntry], now: datetime, *, personal:
         deadlines=[deadline_view(d, now) for d in sorted(case.deadlines, key=lambda d: d.due_at)],
         registration=registration_view(case.registration, personal=personal),
         personal_data_masked=not personal and case.registration is not None,
-        timeline=[timeline_entry(e) for e in entries],
+        timeline=[e if isinstance(e, TimelineEntry) else timeline_entry(e) for e in entries],
     )  # fmt: skip
