@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
@@ -62,11 +61,6 @@ class Envelope(Contract, Generic[P]):
     def to_json(self) -> bytes:
         """The wire bytes (UTF-8 JSON)."""
         return self.model_dump_json().encode()
-
-    @property
-    def occurred(self) -> datetime:
-        """When the event happened (an aware datetime)."""
-        return self.occurred_at
 
 
 AnyEnvelope = Envelope[Any]

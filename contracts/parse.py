@@ -6,7 +6,6 @@ UTF-8, truncated JSON, deep nesting and oversized bodies all map to a reason cod
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,10 +134,3 @@ def field_path(loc: Sequence[int | str]) -> str:
 def _message(error: ErrorDetails) -> str:
     message = error["msg"]
     return message[len("Value error, ") :] if message.startswith("Value error, ") else message
-
-
-def dumps_rejection(rejected: Rejected) -> str:
-    """The JSON problem body of a rejection (used by the HTTP API and tools)."""
-    return json.dumps(
-        {"reject_reason": rejected.reason.value, "detail": rejected.detail}, ensure_ascii=False
-    )

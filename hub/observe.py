@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from contracts.codes import Department, EscalationTrigger, Tier
@@ -136,8 +136,3 @@ class Observer:
             return
         for target in targets:
             self.metrics.outbox_published.labels(target=target).inc()
-
-
-def age(now: datetime, since: datetime) -> timedelta:
-    """Elapsed time, never negative."""
-    return max(now - since, timedelta(0))

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from contracts.codes import Department, EscalationTrigger, Tier, next_tier
+from contracts.codes import Department, EscalationTrigger, Tier
 from contracts.envelope import AnyEnvelope
 from contracts.messages.base import Contract
 from contracts.messages.case import CaseEscalated, CaseRouted
@@ -31,8 +31,6 @@ TIER_BODY = {
     Tier.MAJOR: Department.LGO,
     Tier.JOINT_MEETING: Department.LGO,
 }
-#: Stages whose breach escalates a case one tier (feedback and arrears timers do not).
-ESCALATING_STAGES = frozenset({"sign", "handle", "convene", "accept"})
 
 
 T = TypeVar("T", bound=Contract)
@@ -174,8 +172,3 @@ def escalate(
     )
     emits = [Emit("case.escalated", target, payload) for target in audience(lifted, body)]
     return lifted, emits, f"escalated:{from_tier.value}:{to_tier.value}:{trigger.value}"
-
-
-def tier_above(tier: Tier) -> Tier | None:
-    """The next tier, or ``None`` at the joint meeting."""
-    return next_tier(tier)

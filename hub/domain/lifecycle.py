@@ -17,6 +17,7 @@ from contracts.codes import (
     Resolution,
     RoutingMode,
     Tier,
+    next_tier,
 )
 from contracts.envelope import AnyEnvelope
 from contracts.messages.case import (
@@ -46,7 +47,6 @@ from hub.domain.flow import (
     payload_of,
     require_stage,
     routed,
-    tier_above,
 )
 from hub.domain.model import (
     Applied,
@@ -274,7 +274,7 @@ def conclude_meeting(case: Case, envelope: AnyEnvelope, now: datetime, rules: Ru
     met = cancel(case, "convene")
     notice = copies(envelope, audience(met))
     if payload.decision is MeetingDecision.ESCALATE:
-        higher = tier_above(case.tier)
+        higher = next_tier(case.tier)
         if higher is None:
             raise precondition_failed("the joint meeting is the top tier")
         lifted, emits, event = escalate(

@@ -42,10 +42,6 @@ class Stage(StrEnum):
     CLOSED = "closed"
 
 
-#: Stages in which a case is open.
-OPEN_STAGES = frozenset(Stage) - {Stage.CLOSED}
-
-
 @dataclass(frozen=True)
 class RuleHit:
     """One routing rule that fired, naming the clause it implements."""
@@ -82,6 +78,10 @@ class RoutingDecision:
 
 
 DeadlineKind = Literal["sla", "timer"]
+#: Policy-key prefixes whose deadlines belong to a tier (a petition is handled at routine).
+ESCALATING_FLOWS = frozenset({t.value for t in Tier} | {"petition"})
+#: Stages whose breach escalates a case one tier.
+ESCALATING_STAGES = frozenset({"sign", "handle", "convene", "accept"})
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,15 @@ class Deadline:
 
     @property
     def escalates(self) -> bool:
-        """Whether a breach moves the case up a tier (only the tiers' own deadlines do)."""
-        return self.kind == "sla" and self.key.split(".", 1)[0] in {t.value for t in Tier} | {
-            "petition"
-        }
+        """Whether a breach moves the case up a tier.
+
+        Only a tier's own deadlines do (not the court's, the arrears timers or payment
+        receipts), and of those only the stages that stall the case: signing for it,
+        handling it, convening on it. A late feedback to the party is counted, not
+        escalated.
+        """
+        flow, _, stage = self.key.partition(".")
+        return self.kind == "sla" and flow in ESCALATING_FLOWS and stage in ESCALATING_STAGES
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from contracts.codes import EscalationTrigger
+from contracts.codes import EscalationTrigger, next_tier
 from contracts.messages.sla import SlaBreached, SlaWarning
 from hub.domain.arrears import WINDOW_KEY, open_window
-from hub.domain.flow import ESCALATING_STAGES, Rules, escalate, tier_above
+from hub.domain.flow import Rules, escalate
 from hub.domain.model import Applied, Case, Deadline, Emit
 
 
@@ -70,7 +70,7 @@ def _breach(case: Case, live: Deadline, now: datetime, rules: Rules) -> Applied:
     )
     # Only the tiers' own deadlines escalate: court.accept shares the stage name "accept"
     # with petition.accept, but the court's limits are no dispute tier.
-    higher = tier_above(case.tier) if live.escalates and live.stage in ESCALATING_STAGES else None
+    higher = next_tier(case.tier) if live.escalates else None
     breach = SlaBreached(
         stage=live.stage,
         tier=live.tier,
