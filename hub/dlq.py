@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.bus.types import Broker, Consumer, Delivery
-from hub.gate import DETAIL_HEADER, QUARANTINE_EXCHANGE, REASON_HEADER, quarantine_message
+from hub.gate import DETAIL_HEADER, REASON_HEADER, quarantine_message
 from hub.service import HubService, Inbound, Verdict
 
 QUARANTINE_QUEUE = "sihub.quarantine"
@@ -115,20 +115,7 @@ def replay(
 
 
 def _replay_one(service: HubService, item: Quarantined, actor: str, why: str) -> Verdict:
-    headers = {
-        k: v
-        for k, v in item.delivery.headers.items()
-        if not str(k).startswith(
-            (
-                "x-sihub-original",
-                "x-sihub-reject",
-                "x-sihub-delivery",
-                "x-death",
-                "x-first-death",
-                "x-last-death",
-            )
-        )
-    }
+    headers = _replayable_headers(item)
     inbound = Inbound(
         body=item.delivery.body,
         sender=item.original_user,
@@ -143,17 +130,33 @@ def _replay_one(service: HubService, item: Quarantined, actor: str, why: str) ->
     return verdict
 
 
+#: Headers the quarantine added (ours and RabbitMQ's dead-lettering): not the message's own.
+_QUARANTINE_HEADERS = (
+    "x-sihub-original",
+    "x-sihub-reject",
+    "x-sihub-delivery",
+    "x-death",
+    "x-first-death",
+    "x-last-death",
+)
+
+
+def _replayable_headers(item: Quarantined) -> dict[str, Any]:
+    """The message's own headers (e.g. its signature), without what the quarantine added."""
+    return {
+        k: v for k, v in item.delivery.headers.items() if not str(k).startswith(_QUARANTINE_HEADERS)
+    }
+
+
 def _as_original(item: Quarantined) -> Delivery:
+    """The message as the department sent it, to be quarantined again with a new reason."""
     d = item.delivery
+    exchange = _text(d.headers.get("x-sihub-original-exchange")) or "sihub.in"
     return Delivery(
         body=d.body,
-        exchange=QUARANTINE_EXCHANGE,
+        exchange=exchange,
         routing_key=item.original_routing_key,
-        headers={
-            k: v
-            for k, v in d.headers.items()
-            if not str(k).startswith(("x-sihub-reject", "x-sihub-delivery"))
-        },
+        headers=_replayable_headers(item),
         message_id=d.message_id,
         user_id=item.original_user,
         correlation_id=d.correlation_id,

@@ -74,6 +74,11 @@ def test_a_replay_refused_again_goes_back_to_the_quarantine_with_its_new_reason(
     )  # the case is open, not fed back: cannot close
     with browse(hub.broker("hub"), 10) as (_, items):
         assert [i.reason for i in items] == ["precondition_failed"]
+        headers = items[0].delivery.headers
+        assert (headers["x-sihub-original-exchange"], headers["x-sihub-original-routing-key"]) == (
+            "sihub.in",
+            "tax.case.closed",
+        )
         assert "fed back" in items[0].detail or "told" in items[0].detail
 
 
