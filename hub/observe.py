@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from contracts.codes import Department, EscalationTrigger, Tier
+from contracts.codes import Category, Department, EscalationTrigger, Tier
 from contracts.messages.payment import PaymentDetails, PaymentReceipt
 from hub.domain.model import Applied, Case, Stage
 from hub.metrics import HubMetrics, MessageOutcome, PaymentOutcome
@@ -84,13 +84,16 @@ class Observer:
         for event in applied.events:
             kind, _, rest = event.partition(":")
             parts = rest.split(":")
-            if kind == "registered" and case.registration is not None:
+            if kind == "registered":
+                # An arrears notice has no registration: its dispute is an employer not
+                # paying in full and on time (notice §3(6)).
+                category = (
+                    case.registration.category
+                    if case.registration
+                    else Category.EMPLOYER_NONCOMPLIANCE
+                )
                 m.cases_registered.labels(
-                    department=case.intake.value, category=case.registration.category.value
-                ).inc()
-            elif kind == "registered":
-                m.cases_registered.labels(
-                    department=case.intake.value, category="enrollment_payment_benefit"
+                    department=case.intake.value, category=category.value
                 ).inc()
             elif kind == "escalated" and len(parts) == 3:
                 m.escalations.labels(
