@@ -28,6 +28,7 @@ from tests.support.dashboards import (
     panel_queries,
     prometheus_config,
     variable_queries,
+    wait_for_recordings,
 )
 from tests.support.fake_hub_metrics import serving_scenario
 from tests.support.prometheus import RunningPrometheus, running_prometheus
@@ -122,6 +123,7 @@ def prometheus(
         prom.wait_until("outcome:sihub_messages:rate5m > 0", WAIT)
         # The SLA overview lists firing alerts: let the rules fire once.
         prom.wait_until('ALERTS{alertname="SihubSlaBreached", alertstate="firing"}', WAIT)
+        wait_for_recordings(prom, WAIT)
         yield prom
 
 

@@ -32,6 +32,7 @@ from tests.support.dashboards import (
     panel_queries,
     prometheus_config,
     variable_queries,
+    wait_for_recordings,
 )
 from tests.support.prometheus import RunningPrometheus, running_prometheus
 
@@ -113,6 +114,7 @@ def watched_month(
                 WAIT,
             )
             prom.wait_until("sum(sihub_cases_closed_total) >= 7", WAIT)
+            wait_for_recordings(prom, WAIT)
             yield prom, vhost
         finally:
             process.terminate()

@@ -129,7 +129,9 @@ def check_queries(
 
 def prometheus_config(hub: str, rabbitmq: str) -> dict[str, Any]:
     """deploy/prometheus/prometheus.yml with local targets, fast intervals and the repo's rules."""
-    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    config: dict[str, Any] = yaml.safe_load(
+        (REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text()
+    )
     targets = {"sihub": hub, "rabbitmq": rabbitmq, "rabbitmq-queues": rabbitmq}
     config["global"] = {
         "scrape_interval": "1s",
@@ -144,3 +146,20 @@ def prometheus_config(hub: str, rabbitmq: str) -> dict[str, Any]:
     config["scrape_configs"] = jobs
     assert {job["job_name"] for job in jobs} == set(targets)
     return config
+
+
+#: Recorded series over increase() windows that the dashboards read; each needs its rule
+#: group to have evaluated on two scrapes, which the scrapes alone do not guarantee.
+WINDOWED_RECORDINGS = (
+    "county:sihub_sla_compliance:ratio30d",
+    "department:sihub_sla_compliance:ratio30d",
+    "tier:sihub_sla_compliance:ratio30d",
+    "tier:sihub_case_resolution_seconds:p90_30d",
+    "department_tier:sihub_sla_breaches:increase1d",
+)
+
+
+def wait_for_recordings(prom: Any, timeout: Any) -> None:
+    """Wait until every windowed recording the dashboards read has a series."""
+    for name in WINDOWED_RECORDINGS:
+        prom.wait_until(name, timeout)
