@@ -20,6 +20,7 @@ What each caller sees is what it saw with a transaction of its own:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -59,7 +60,9 @@ class _Request:
 class GroupCommit:
     """One worker thread applying the messages of concurrent callers in shared transactions."""
 
-    def __init__(self, apply: Apply, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER) -> None:
+    def __init__(
+        self, apply: Apply, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._apply = apply
@@ -73,7 +76,9 @@ class GroupCommit:
         self.batch_sizes: list[int] = []
 
     @classmethod
-    def over(cls, runtime: HubRuntime, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER) -> GroupCommit:
+    def over(
+        cls, runtime: HubRuntime, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER
+    ) -> GroupCommit:
         """Group commit through :func:`~hub.api.ingress.submit` on ``runtime``."""
         return cls(lambda batch: submit(runtime, batch), max_batch=max_batch, linger=linger)
 
@@ -111,6 +116,21 @@ class GroupCommit:
             self._start_locked()
             self._waiting.put(_Request(message, answer))
         return answer.result()
+
+    async def submit_async(self, message: Inbound) -> Verdict:
+        """:meth:`submit` for a coroutine: awaits the batch's commit without holding a thread.
+
+        Raises:
+            ProblemError: 503 when the ledger is unavailable.
+            RuntimeError: the group commit was stopped.
+            Exception: whatever applying the message alone raised, when its batch failed.
+        """
+        answer: Future[Verdict] = Future()
+        with self._lock:
+            self._start_locked()
+            self._waiting.put(_Request(message, answer))
+        # Shielded: a caller that goes away must not cancel the answer the worker will set.
+        return await asyncio.shield(asyncio.wrap_future(answer))
 
     def _start_locked(self) -> None:
         if self._stopped:
@@ -162,7 +182,9 @@ class GroupCommit:
                 batch[0].answer.set_exception(error)
                 return
             # Nothing was committed; one message may be the cause: isolate it.
-            log.exception("a batch of %d HTTP messages failed; applying them one by one", len(batch))
+            log.exception(
+                "a batch of %d HTTP messages failed; applying them one by one", len(batch)
+            )
             for request in batch:
                 self._apply_alone(request)
             return
@@ -172,7 +194,9 @@ class GroupCommit:
     def _apply_alone(self, request: _Request) -> None:
         try:
             [verdict] = self._apply([request.message])
-        except Exception as error:  # the caller's thread re-raises it, as if it had applied it alone
+        except (
+            Exception
+        ) as error:  # the caller's thread re-raises it, as if it had applied it alone
             request.answer.set_exception(error)
         else:
             request.answer.set_result(verdict)

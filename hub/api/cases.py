@@ -17,12 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from contracts.codes import Department, Tier
 from contracts.messages.case import CaseRegistered, PetitionRegistered
-from hub.api.batcher import GroupCommit
 from hub.api.deps import CaseNumbersDep, CurrentDepartment, GroupCommitDep, RuntimeDep
 from hub.api.ingress import ledger, read_body
 from hub.api.openapi import json_body
 from hub.api.problems import not_found, problem_responses
-from hub.api.registration import CaseNumbers, Registered, register
+from hub.api.registration import register
 from hub.api.views import CasePage, CaseView, TimelineEntry, case_summary, case_view
 from hub.api.visibility import LedgerQuery, follows, ledger_page, may_see, stage_names
 from hub.domain.model import Case
@@ -78,7 +77,12 @@ def registered_view(verdict: Verdict, caller: Department, now: datetime) -> Case
     ``None`` when the verdict did not create a case (then the ledger is read).
     """
     applied, envelope = verdict.applied, verdict.envelope
-    if verdict.outcome != "applied" or applied is None or envelope is None or verdict.previous is not None:
+    if (
+        verdict.outcome != "applied"
+        or applied is None
+        or envelope is None
+        or verdict.previous is not None
+    ):
         return None
     case = applied.case
     if not may_see(caller, case) or verdict.handled_at is None:
@@ -89,16 +93,6 @@ def registered_view(verdict: Verdict, caller: Department, now: datetime) -> Case
                           type=envelope.type, source=envelope.source.value, trigger="message",
                           message_id=str(envelope.message_id))  # fmt: skip
     return case_view(case, [entry], now, personal=follows(caller, case))
-
-
-def _register(runtime: HubRuntime, commit: GroupCommit, numbers: CaseNumbers, caller: Department, body: bytes,
-              key: str | None) -> tuple[Registered, CaseView | None]:  # fmt: skip
-    registered = register(runtime, commit.submit, numbers, caller, body, key)
-    if registered.verdict is not None:
-        view = registered_view(registered.verdict, caller, runtime.clock())
-        if view is not None:
-            return registered, view
-    return registered, _load_view(runtime, caller, registered.case_id)
 
 
 @router.post(
@@ -118,22 +112,32 @@ def _register(runtime: HubRuntime, commit: GroupCommit, numbers: CaseNumbers, ca
     openapi_extra=json_body(RegistrationIn),
 )
 async def register_case(
-    request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep,
+    request: Request, department: CurrentDepartment, runtime: RuntimeDep,
     numbers: CaseNumbersDep, commit: GroupCommitDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200,
                                                   description="Repeats with the same key register once.")] = None,
-) -> CaseView:  # fmt: skip
+) -> Response:  # fmt: skip
     """Register a case for the token's department and answer with it."""
     body = await read_body(request, runtime.service.max_body_bytes)
-    registered, view = await run_in_threadpool(_register, runtime, commit, numbers, department, body,
-                                               idempotency_key)  # fmt: skip
+    registered = await register(
+        runtime, commit.submit_async, numbers, department, body, idempotency_key
+    )
+    view = (
+        registered_view(registered.verdict, department, runtime.clock())
+        if registered.verdict
+        else None
+    )
+    if view is None:
+        view = await run_in_threadpool(_load_view, runtime, department, registered.case_id)
     if view is None:  # the registering department is the intake: it always follows its case
         raise not_found("the case is not visible to the department that registered it")
-    response.headers["Location"] = f"/v1/cases/{registered.case_id}"
+    headers = {"Location": f"/v1/cases/{registered.case_id}"}
     if not registered.created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return view
+        headers["Idempotent-Replayed"] = "true"
+    # The view is already a validated CaseView: answer its JSON as is (returning the model would
+    # have FastAPI validate it a second time against the response model, the costliest step left).
+    return Response(view.model_dump_json(), status_code=201 if registered.created else 200,
+                    headers=headers, media_type="application/json")  # fmt: skip
 
 
 @router.get(
@@ -170,7 +174,9 @@ def list_cases(
     after: Annotated[str | None, Query(max_length=64, description="The last case_id of the previous page.")] = None,
 ) -> CasePage:  # fmt: skip
     """Cases the token's department may see, by case id, ``limit`` at a time."""
-    query = LedgerQuery(status=status, department=follower, tier=tier, overdue=overdue, limit=limit, after=after)
+    query = LedgerQuery(
+        status=status, department=follower, tier=tier, overdue=overdue, limit=limit, after=after
+    )
     now = runtime.clock()
     with ledger(), runtime.store.transaction() as tx:
 

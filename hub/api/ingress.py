@@ -9,7 +9,7 @@ so that what the message caused leaves at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -38,7 +38,9 @@ async def read_body(request: Request, limit_bytes: int) -> bytes:
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
-        raise refusal(RejectReason.OVERSIZED, f"body is {declared} bytes; the limit is {limit_bytes}")
+        raise refusal(
+            RejectReason.OVERSIZED, f"body is {declared} bytes; the limit is {limit_bytes}"
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -83,7 +85,9 @@ def submit(runtime: HubRuntime, batch: Sequence[Inbound]) -> list[Verdict]:
             with attempt:
                 verdicts = runtime.service.process(batch)
     except Unavailable as error:
-        log.warning("database unavailable; %d HTTP message(s) refused for now: %s", len(batch), error)
+        log.warning(
+            "database unavailable; %d HTTP message(s) refused for now: %s", len(batch), error
+        )
         raise unavailable("the case ledger is unavailable; retry the same request") from None
     runtime.observer.verdicts(verdicts)
     if any(verdict.outcome == "applied" for verdict in verdicts):
@@ -91,13 +95,12 @@ def submit(runtime: HubRuntime, batch: Sequence[Inbound]) -> list[Verdict]:
     return verdicts
 
 
-def submit_one(apply_one: Callable[[Inbound], Verdict], message: Inbound) -> Verdict:
-    """Process one message with ``apply_one`` (the app's group commit); a refusal is raised as its problem.
+def refused_or(verdict: Verdict) -> Verdict:
+    """``verdict``, unless it is a refusal: then its problem is raised.
 
     Raises:
-        ProblemError: the refusal (reason code and status of :mod:`hub.api.problems`), or 503.
+        ProblemError: the refusal (reason code and status of :mod:`hub.api.problems`).
     """
-    verdict = apply_one(message)
     if verdict.outcome == "rejected" and verdict.reason is not None:
         raise refusal(verdict.reason, verdict.detail)
     return verdict

@@ -14,11 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from contracts.codes import Department
 from hub.api.deps import CurrentDepartment, GroupCommitDep, RuntimeDep
-from hub.api.ingress import inbound, read_body, submit_one
+from hub.api.ingress import inbound, read_body, refused_or
 from hub.api.openapi import json_body
 from hub.api.problems import problem_responses
 from hub.api.views import MessageReceipt
@@ -46,7 +45,9 @@ class EnvelopeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_ENVELOPE]})
 
-    message_id: str = Field(description="UUID; the idempotency key.", json_schema_extra={"format": "uuid"})
+    message_id: str = Field(
+        description="UUID; the idempotency key.", json_schema_extra={"format": "uuid"}
+    )
     type: str = Field(examples=["case.accepted"])
     schema_version: int = Field(ge=1)
     source: Department = Field(description="Must be the department of the bearer token.")
@@ -70,19 +71,25 @@ class EnvelopeIn(BaseModel):
     status_code=202,
     response_model=MessageReceipt,
     responses={
-        200: {"model": MessageReceipt, "description": "A duplicate: applied before, no second effect."},
+        200: {
+            "model": MessageReceipt,
+            "description": "A duplicate: applied before, no second effect.",
+        },
         **problem_responses(400, 401, 403, 409, 413, 422, 503),
     },
     openapi_extra=json_body(EnvelopeIn),
 )
 async def post_message(
-    request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep,
+    request: Request,
+    response: Response,
+    department: CurrentDepartment,
+    runtime: RuntimeDep,
     commit: GroupCommitDep,
 ) -> MessageReceipt:
     """Apply one envelope sent by the token's department."""
     body = await read_body(request, runtime.service.max_body_bytes)
     message = inbound(body, department, request.headers)
-    verdict = await run_in_threadpool(submit_one, commit.submit, message)
+    verdict = refused_or(await commit.submit_async(message))
     assert verdict.message_id is not None  # a verdict that is not a refusal parsed
     if verdict.outcome == "duplicate":
         response.status_code = 200

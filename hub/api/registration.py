@@ -25,16 +25,17 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from contracts.codes import Department, RejectReason
 from contracts.registry import default_registry
-from hub.api.ingress import ledger, submit_one
+from hub.api.ingress import ledger, refused_or
 from hub.api.problems import refusal
 from hub.domain.durations import COUNTY_TZ
 from hub.ids import uuid7
@@ -59,7 +60,26 @@ class CaseNumbers:
         self._store = store
         self._block = block
         self._lock = threading.Lock()
-        self._reserved: dict[tuple[str, int], tuple[int, int]] = {}  # next to hand out, last reserved
+        self._reserved: dict[
+            tuple[str, int], tuple[int, int]
+        ] = {}  # next to hand out, last reserved
+
+    def take_reserved(self, department: str, year: int) -> int | None:
+        """The next case number if one is reserved and nobody is reserving: never waits.
+
+        ``None`` when :meth:`take` would go to the ledger (or is going there for another
+        caller): call :meth:`take` from a thread then.
+        """
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            following, last = self._reserved.get((department, year), (1, 0))
+            if following > last:
+                return None
+            self._reserved[(department, year)] = (following + 1, last)
+            return following
+        finally:
+            self._lock.release()
 
     def take(self, department: str, year: int) -> int:
         """The next case number of ``department`` in ``year``.
@@ -70,10 +90,10 @@ class CaseNumbers:
         with self._lock:
             following, last = self._reserved.get((department, year), (1, 0))
             if following > last:
-                # One transaction: the counter row stays locked, so the block is contiguous.
+                # One statement reserves the whole block: it is contiguous and nobody else's.
                 with ledger(), self._store.transaction() as tx:
-                    numbers = [tx.next_case_sequence(department, year) for _ in range(self._block)]
-                following, last = numbers[0], numbers[-1]
+                    last = tx.next_case_sequence(department, year, count=self._block)
+                following = last - self._block + 1
             self._reserved[(department, year)] = (following + 1, last)
             return following
 
@@ -111,10 +131,14 @@ def read_request(body: bytes) -> tuple[str, dict[str, Any]]:
         raise refusal(RejectReason.SCHEMA_VIOLATION, "(request): must be an object {type, payload}")
     extra = sorted(set(document) - {"type", "payload"})
     if extra:
-        raise refusal(RejectReason.SCHEMA_VIOLATION, f"{extra[0][:64]}: not a field of a registration")
+        raise refusal(
+            RejectReason.SCHEMA_VIOLATION, f"{extra[0][:64]}: not a field of a registration"
+        )
     type_, payload = document.get("type"), document.get("payload")
     if type_ not in REGISTRATION_TYPES:
-        raise refusal(RejectReason.SCHEMA_VIOLATION, "type: must be case.registered or petition.registered")
+        raise refusal(
+            RejectReason.SCHEMA_VIOLATION, "type: must be case.registered or petition.registered"
+        )
     if not isinstance(payload, dict):
         raise refusal(RejectReason.SCHEMA_VIOLATION, "payload: an object is required")
     return type_, payload
@@ -134,16 +158,20 @@ def envelope_body(type_: str, payload: dict[str, Any], *, department: Department
 
 def registered_case(runtime: HubRuntime, message_id: uuid.UUID) -> str | None:
     """The case that message ``message_id`` registered, if it was processed."""
-    query = select(processed_messages.c.case_id).where(processed_messages.c.message_id == str(message_id))
+    query = select(processed_messages.c.case_id).where(
+        processed_messages.c.message_id == str(message_id)
+    )
     with ledger(), translated(), runtime.store.engine.connect() as connection:
         return connection.scalar(query)
 
 
-def register(runtime: HubRuntime, apply_one: Callable[[Inbound], Verdict], numbers: CaseNumbers,
-             department: Department, body: bytes, key: str | None) -> Registered:  # fmt: skip
+async def register(runtime: HubRuntime, apply_one: Callable[[Inbound], Awaitable[Verdict]],
+                   numbers: CaseNumbers, department: Department, body: bytes, key: str | None) -> Registered:  # fmt: skip
     """Register the case ``body`` describes, or find the one ``key`` registered before.
 
-    ``apply_one`` applies the envelope (the app's group commit).
+    Runs on the event loop; what may wait on the ledger (the idempotency lookup, reserving
+    a block of case numbers) runs in a worker thread. ``apply_one`` applies the envelope
+    (the app's group commit).
 
     Raises:
         ProblemError: the request or the registration is refused (reason code and status),
@@ -152,18 +180,23 @@ def register(runtime: HubRuntime, apply_one: Callable[[Inbound], Verdict], numbe
     type_, payload = read_request(body)
     message_id = message_id_for(department, key)
     if key is not None:
-        earlier = registered_case(runtime, message_id)
+        earlier = await run_in_threadpool(registered_case, runtime, message_id)
         if earlier is not None:
             return Registered(earlier, created=False)
     now = runtime.clock()
     year = now.astimezone(COUNTY_TZ).year
-    sequence = numbers.take(department.value, year)  # a refused registration leaves a gap, never a reuse
+    # A refused registration leaves a gap, never a reuse.
+    sequence = numbers.take_reserved(department.value, year)
+    if sequence is None:
+        sequence = await run_in_threadpool(numbers.take, department.value, year)
     case_id = f"{department.value}-{year}-{sequence:06d}"
     wire = envelope_body(type_, payload, department=department, case_id=case_id,
                          message_id=message_id, now=now)  # fmt: skip
-    verdict = submit_one(apply_one, Inbound(body=wire, sender=department.value, transport="http"))
+    verdict = refused_or(
+        await apply_one(Inbound(body=wire, sender=department.value, transport="http"))
+    )
     if verdict.outcome == "duplicate":  # the same key, registered concurrently
-        earlier = registered_case(runtime, message_id)
+        earlier = await run_in_threadpool(registered_case, runtime, message_id)
         if earlier is not None:
             return Registered(earlier, created=False)
     return Registered(case_id, created=True, verdict=verdict)

@@ -56,13 +56,18 @@ class TxExtras:
         return [codec.loads(document) for document in self._connection.scalars(query)]
 
     @translating
-    def next_case_sequence(self, department: str, year: int) -> int:
-        """The next number of ``<department>-<year>-<seq>`` ids (1, 2, …), unique under concurrency."""
-        # ON CONFLICT … SET value = value + 1: the row lock serializes concurrent callers.
+    def next_case_sequence(self, department: str, year: int, count: int = 1) -> int:
+        """Reserve the next ``count`` numbers of ``<department>-<year>-<seq>`` ids (1, 2, …); the last.
+
+        The block is ``last - count + 1 … last``, unique under concurrency: one statement, whose
+        row lock (``ON CONFLICT … SET value = value + count``) serializes concurrent callers.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
         statement = queries.upsert(
             self._dialect, case_sequences, ("county", "department", "year"),
-            also={"value": case_sequences.c.value + 1},
-        ).values(county=self._county, department=department, year=year, value=1)  # fmt: skip
+            also={"value": case_sequences.c.value + count},
+        ).values(county=self._county, department=department, year=year, value=count)  # fmt: skip
         value = self._connection.scalar(statement.returning(case_sequences.c.value))
         assert value is not None
         return int(value)

@@ -296,6 +296,29 @@ class StoreSuite:
             assert tx.next_case_sequence("tax", 2027) == 1
             assert tx.next_case_sequence("hrss", 2026) == 1
 
+    def test_store_case_sequence_reserves_whole_blocks_under_concurrent_threads(self, store: Store) -> None:
+        blocks: list[range] = []
+        lock = threading.Lock()
+
+        def take(times: int) -> None:
+            for _ in range(times):
+                with store.transaction() as tx:
+                    last = tx.next_case_sequence("petition", 2026, count=7)
+                with lock:
+                    blocks.append(range(last - 6, last + 1))
+
+        threads = [threading.Thread(target=take, args=(5,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        numbers = sorted(n for block in blocks for n in block)
+        assert numbers == list(range(1, 4 * 5 * 7 + 1))  # contiguous blocks, none shared, no gap
+        with store.transaction() as tx:
+            assert tx.next_case_sequence("petition", 2026) == 4 * 5 * 7 + 1
+            with pytest.raises(ValueError):
+                tx.next_case_sequence("petition", 2026, count=0)
+
     # -- audit -------------------------------------------------------------------------------
 
     def _chain(self, store: Store, rules: Rules) -> list[Any]:
