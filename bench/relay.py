@@ -6,18 +6,23 @@ exactly one queue, ``sihub.dept.hrss``):
 
 * **bare relay** — department → ``sihub.in`` → a pika consumer that republishes each
   body to ``sihub.out`` (pipelined confirms, batch acks) → ``sihub.dept.hrss``: no
-  validation, no store;
-* **hub** — the same hops through the real hub: validate, authenticate, dedup,
-  route, SQLite (or PostgreSQL) commit with audit and outbox, relay.
+  validation, no store (``bench/_bare_relay.py``);
+* **hub** — the same hops through the real hub (``python -m hub serve``): validate,
+  authenticate, dedup, route, SQLite (or PostgreSQL) commit with audit and outbox, relay.
 
-Printed: throughput of each (max rate, N messages), then p50/p99 latency of each at
-1 000 msgs/s offered, the ratio last. Bar: hub ≥ 0.6 × bare relay throughput.
+Each runs as its own process, as it is deployed; the department publishing the
+registrations and the one receiving them are threads of this process, the same for
+both. Printed: throughput of each (max rate, N messages) with the CPU each process
+spent per message, then p50/p99 latency of each at 1 000 msgs/s offered, the ratio
+last. Bar: hub ≥ 0.6 × bare relay throughput.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import tempfile
 import threading
 import time
@@ -26,15 +31,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench._support import finish, percentile, scratch_county, url_for
+from bench._processes import Child, spawn
+from bench._support import ADMIN_URL, finish, percentile, scratch_county, url_for
 from contracts import build
 from contracts.codes import Channel, Department, InsuranceType, Matter
 from contracts.messages.case import CaseRegistered
 from hub.bus.factory import open_broker
+from hub.bus.management import ManagementClient
 from hub.bus.types import Delivery, Outgoing
-from hub.config import load_settings
 from hub.ids import uuid7
-from hub.runtime import HubRuntime
 
 BAR = 0.6
 
@@ -111,27 +116,39 @@ class Sink:
             broker.close()
 
 
-def bare_relay(url: str, stop: threading.Event) -> None:
-    """Consume ``sihub.in``'s queue and republish every body to hrss, acking after confirms."""
-    broker = open_broker(url)
-    consumer = broker.consumer("sihub.hub.in", prefetch=1000)
-    publisher = broker.publisher()
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_consumer(vhost: str, queue: str, child: Child, timeout_seconds: float = 60) -> None:
+    """Block until ``queue`` has a consumer (the relay under test is up).
+
+    Raises:
+        RuntimeError: the process ended, or did not consume within ``timeout_seconds``.
+    """
+    management = ManagementClient.for_broker(ADMIN_URL)
+    deadline = time.monotonic() + timeout_seconds
     try:
-        while not stop.is_set():
-            batch = consumer.fetch(500, 0.1)
-            if not batch:
-                continue
-            publisher.publish(
-                [
-                    Outgoing("sihub.out", "hrss.case.registered", d.body, message_id=d.message_id)
-                    for d in batch
-                ]
-            )
-            consumer.ack([d.delivery_tag for d in batch])
+        while time.monotonic() < deadline:
+            if child.popen.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with {child.popen.returncode} before consuming")
+            if any(q["name"] == queue and q.get("consumers", 0) > 0 for q in management.queues(vhost)):
+                return
+            time.sleep(0.2)
     finally:
-        publisher.close()
-        consumer.close()
-        broker.close()
+        management.close()
+    raise RuntimeError(f"{child.name} did not consume {queue} within {timeout_seconds:.0f}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def produce(
@@ -173,51 +190,57 @@ def run_phase(
         scratch_county(f"{kind}-{'max' if rate is None else int(rate)}") as vhost,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        stop = threading.Event()
-        workers: list[threading.Thread] = []
-        runtime: HubRuntime | None = None
+        relay_url = url_for(vhost, "hub", "hub-dev")
         if kind == "bare":
             key: Callable[[Delivery], str] = lambda d: d.message_id or ""  # noqa: E731
-            workers.append(
-                threading.Thread(target=bare_relay, args=(url_for(vhost, "hub", "hub-dev"), stop))
-            )
+            child = spawn("bare relay", ["-m", "bench._bare_relay", relay_url], {}, Path(tmp) / "bare.log")
         else:
             key = lambda d: json.loads(d.body)["causation_id"]  # noqa: E731
             db = database if database != "sqlite" else f"sqlite:///{Path(tmp) / 'ledger.db'}"
-            runtime = HubRuntime(
-                load_settings(None, broker_url=url_for(vhost, "hub", "hub-dev"), database_url=db)
-            )
-            runtime.start()
+            child = spawn(
+                "hub",
+                ["-m", "hub", "--log-level", "WARNING", "serve", "--broker-url", relay_url,
+                 "--database-url", db, "--port", str(free_port())],
+                {},
+                Path(tmp) / "hub.log",
+            )  # fmt: skip
+        stop = threading.Event()
         sink = Sink(url_for(vhost, "hrss", "hrss-dev"), key, stop=stop)
-        workers.append(threading.Thread(target=sink.run))
-        for worker in workers:
-            worker.start()
-        batch = messages(count, 0)
-        sent: dict[str, float] = {}
-        started = time.perf_counter()
-        produce(url_for(vhost, "hrss", "hrss-dev"), batch, rate, sent)
-        deadline = time.perf_counter() + 300
-        while len(sink.received) < count and time.perf_counter() < deadline:
-            time.sleep(0.02)
-        elapsed = max(sink.received.values(), default=started) - started
-        stop.set()
-        for worker in workers:
-            worker.join(30)
-        if runtime is not None:
-            runtime.stop()
+        receiver = threading.Thread(target=sink.run)
+        try:
+            wait_for_consumer(vhost, "sihub.hub.in", child)
+            receiver.start()
+            batch = messages(count, 0)
+            sent: dict[str, float] = {}
+            cpu_before = cpu_seconds(child.pid)
+            started = time.perf_counter()
+            produce(url_for(vhost, "hrss", "hrss-dev"), batch, rate, sent)
+            deadline = time.perf_counter() + 300
+            while len(sink.received) < count and time.perf_counter() < deadline:
+                time.sleep(0.02)
+            elapsed = max(sink.received.values(), default=started) - started
+            cpu = cpu_seconds(child.pid) - cpu_before
+        finally:
+            stop.set()
+            if receiver.is_alive():
+                receiver.join(30)
+            child.stop()
         latencies = [(sink.received[m] - sent[m]) * 1000 for m in sent if m in sink.received]
+        delivered = len(sink.received)
         result = {
             "messages": float(count),
-            "delivered": float(len(sink.received)),
+            "delivered": float(delivered),
             "seconds": elapsed,
-            "rate": len(sink.received) / elapsed if elapsed > 0 else 0.0,
+            "rate": delivered / elapsed if elapsed > 0 else 0.0,
             "p50_ms": percentile(latencies, 50),
             "p99_ms": percentile(latencies, 99),
+            "cpu_us_per_msg": cpu / delivered * 1e6 if delivered else 0.0,
         }
         label = "max rate" if rate is None else f"{rate:.0f} msgs/s offered"
         report(
             f"{kind:>4} {label}: {result['delivered']:.0f}/{count} delivered in {elapsed:.2f}s = "
-            f"{result['rate']:.0f} msgs/s; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+            f"{result['rate']:.0f} msgs/s; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
+            f"{result['cpu_us_per_msg']:.0f} µs of CPU per message in the {child.name} process"
         )
         return result
 
@@ -254,6 +277,8 @@ def main(argv: list[str]) -> int:
         {
             "bare_msgs_per_s": round(bare["rate"]),
             "hub_msgs_per_s": round(hub["rate"]),
+            "bare_cpu_us_per_msg": round(bare["cpu_us_per_msg"]),
+            "hub_cpu_us_per_msg": round(hub["cpu_us_per_msg"]),
             "bare_p50_ms_at_rate": round(bare_latency["p50_ms"], 1),
             "bare_p99_ms_at_rate": round(bare_latency["p99_ms"], 1),
             "hub_p50_ms_at_rate": round(hub_latency["p50_ms"], 1),

@@ -11,12 +11,13 @@ All functions here are pure.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final
+
+import orjson
 
 from contracts.parse import parse
 from contracts.values import ValidationSettings
@@ -125,7 +126,8 @@ def entry_hash(
         county, case_id, seq, message_id, type, source, trigger,
         _instant(occurred_at), _instant(recorded_at), actor, note,
     ]  # fmt: skip
-    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+    # Byte for byte ``json.dumps(fields, ensure_ascii=False, separators=(",", ":"))`` (tested), faster.
+    canonical = orjson.dumps(fields)
     digest = hashlib.sha256(prev_hash.encode("ascii"))
     digest.update(b"\n" + canonical + b"\n")
     digest.update(body)

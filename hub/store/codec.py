@@ -35,6 +35,7 @@ from enum import Enum
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from contracts.values import ValidationSettings
@@ -217,8 +218,12 @@ def decode(document: dict[str, Any]) -> Case:
 
 
 def dumps(case: Case) -> str:
-    """The case as compact JSON text (UTF-8 characters kept, not escaped)."""
-    return json.dumps(encode(case), ensure_ascii=False, separators=(",", ":"))
+    """The case as compact JSON text (UTF-8 characters kept, not escaped).
+
+    orjson writes exactly what ``json.dumps(…, ensure_ascii=False, separators=(",", ":"))``
+    writes for the plain JSON values :func:`encode` gives (tested), several times faster.
+    """
+    return orjson.dumps(encode(case)).decode()
 
 
 def loads(text: str | bytes) -> Case:
