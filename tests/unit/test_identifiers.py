@@ -6,9 +6,15 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts import Rejected, RejectReason, ValidationSettings, parse
 from contracts.identifiers import (
+    ID_NUMBER_CHECK,
+    ID_NUMBER_WEIGHTS,
+    USCC_CHARSET,
+    USCC_WEIGHTS,
     id_number_check_char,
     id_number_problem,
     mask,
@@ -173,3 +179,64 @@ def test_design_identifiers_parse_inside_a_full_message() -> None:
 
     assert envelope.payload.party.id_number == DESIGN_ID_NUMBER
     assert envelope.payload.employer.uscc == DESIGN_USCC
+
+
+# -- the fast check characters agree with the standards' weighted sums --------------------
+
+
+def _reference_id_check(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, ID_NUMBER_WEIGHTS, strict=True))
+    return ID_NUMBER_CHECK[total % 11]
+
+
+def _reference_uscc_check(first17: str) -> str:
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_id_number_check_char_is_the_weighted_sum_of_gb11643(first17: str) -> None:
+    expected = _reference_id_check(first17)
+
+    assert id_number_check_char(first17) == expected
+    assert id_number_problem(first17 + expected) is None
+    wrong = "X" if expected != "X" else "0"
+    assert id_number_problem(first17 + wrong) == f"check digit should be {expected}"
+
+
+@given(st.text(alphabet=USCC_CHARSET, min_size=17, max_size=17))
+def test_uscc_check_char_is_the_weighted_sum_of_gb32100(first17: str) -> None:
+    expected = _reference_uscc_check(first17)
+
+    assert uscc_check_char(first17) == expected
+    assert uscc_problem(first17 + expected) is None
+    wrong = "0" if expected != "0" else "1"
+    assert uscc_problem(first17 + wrong) == f"check character should be {expected}"
+
+
+@pytest.mark.parametrize("first17", ["3403221985031512", "340322198503151234", "3403221985031512a", "1_000000000000000"])
+def test_id_number_check_char_still_refuses_what_it_cannot_read(first17: str) -> None:
+    # int(..., 13) would read "a" and "_"; the fast path only takes 17 ASCII digits
+    with pytest.raises(ValueError):
+        id_number_check_char(first17)
+
+
+@pytest.mark.parametrize("first17", ["91350100M000100Y", "91350100M000100Y43", "91350100I000100Y4", "91350100m000100Y4"])
+def test_uscc_check_char_still_refuses_what_it_cannot_read(first17: str) -> None:
+    with pytest.raises(ValueError):
+        uscc_check_char(first17)
+
+
+def test_a_remembered_verdict_does_not_override_the_known_exceptions() -> None:
+    early = "91350100M000100Y42"
+    assert uscc_problem(early) == "check character should be 3"  # now cached
+    assert uscc_problem(early, frozenset({early})) is None
+    assert uscc_problem(early) == "check character should be 3"
+    assert uscc_problem(early, frozenset({"91350100M000100Y41"})) == "check character should be 3"
+
+
+@pytest.mark.parametrize(
+    "value", ["11010519491231002X\n", " 11010519491231002X", "1101051949123100_2X", "+1010519491231002X"]
+)
+def test_id_number_problem_refuses_shapes_int_would_read(value: str) -> None:
+    assert id_number_problem(value) == "must be 17 digits followed by a digit or 'X' (18 characters)"
