@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Self
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator, model_validator
 
 from contracts.codes import Department, InsuranceType, PayerKind
 from contracts.messages.base import (
@@ -17,6 +19,32 @@ from contracts.messages.base import (
 from contracts.values import Count, Day, IdNumber, Label, Period, Uscc, Yuan
 
 BatchId = Label
+
+# The same pattern as contracts.values' money check.
+_PLAIN_MONEY = re.compile(r"[0-9]{1,13}(\.[0-9]{1,2})?")
+_CENT = Decimal("0.01")
+
+
+def _money_fast(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """``Yuan``'s validation, short-cut for the values it always accepts as they are.
+
+    A plain decimal string (what JSON carries) becomes ``Decimal(value)``, and a
+    non-negative ``Decimal`` of exactly two places (finite, then) is returned as it is:
+    exactly what ``Yuan``'s validators give for them. Anything else goes through ``Yuan`` itself,
+    so every refusal is ``Yuan``'s own. A payment part carries about 40 000 amounts;
+    this saves two Python calls on each.
+    """
+    kind = type(value)
+    if kind is str:
+        if _PLAIN_MONEY.fullmatch(value):
+            return Decimal(value)
+    elif kind is Decimal and value.same_quantum(_CENT) and value >= 0:
+        return value
+    return handler(value)
+
+
+#: ``Yuan`` (same JSON Schema, same serialisation, same errors), validated faster.
+Money = Annotated[Yuan, WrapValidator(_money_fast)]
 
 
 class PaymentRecord(Contract):
@@ -39,10 +67,10 @@ class PaymentRecord(Contract):
     insurance_type: InsuranceType
     period_start: Period
     period_end: Period
-    contribution_base: Yuan | None
-    amount_due: Yuan
-    amount_paid: Yuan
-    late_fee: Yuan
+    contribution_base: Money | None
+    amount_due: Money
+    amount_paid: Money
+    late_fee: Money
     tax_voucher_no: Label
     paid_on: Day
     treasury_on: Day | None
@@ -98,7 +126,7 @@ class PaymentReceipt(Contract):
     received: Count
     accepted: Count
     rejected: tuple[RejectedRecord, ...]
-    amount_paid_total: Yuan
+    amount_paid_total: Money
     departments: tuple[Department, ...] = ()  # set by the hub on the consolidated receipt
     reconciled: bool | None = None  # set by the hub: totals agree with what it delivered
 
