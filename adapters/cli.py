@@ -29,6 +29,7 @@ from adapters.settings import AdapterSettings, load_adapter_settings
 from adapters.tax import ledger
 from adapters.tax.adapter import PushResult, TaxAdapter
 from adapters.tax.rows import RowProblem
+from hub import gctune
 from hub.bus.types import AccessRefused
 
 CONFIG = click.option(
@@ -79,6 +80,7 @@ def run_command(code: str, config: Path | None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    gctune.settle()
     listening = f", HTTP on {settings.adapter_http_host}:{settings.adapter_http_port}" if process.http else ""
     click.echo(f"{code} adapter: consuming {process.runtime.queue}, sink {settings.sink_spec().kind}{listening}")
     try:
@@ -110,6 +112,7 @@ def push_command(
     process = _build("tax", settings)
     bureau = process.adapter
     assert isinstance(bureau, TaxAdapter)
+    gctune.settle()
     try:
         result = _push(console, bureau, file, batch_id, collected_on.date() if collected_on else None)
     except AdapterError as error:

@@ -12,6 +12,7 @@ from types import FrameType
 import click
 import uvicorn
 
+from hub import gctune
 from hub.config import load_settings
 
 log = logging.getLogger("sihub.serve")
@@ -65,6 +66,7 @@ def serve(
         raise click.UsageError("SIHUB_BROKER_URL (or --broker-url) is required for sihub serve")
     runtime = HubRuntime(settings)
     app = create_app(runtime)
+    gctune.settle()  # after start-up: see hub.gctune
     runtime.start()
     try:
         server = uvicorn.Config(
