@@ -20,7 +20,7 @@ it once. Work that arrives as JSON (HTTP, outbox files) always takes
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -115,11 +115,15 @@ def compose_contract(
     now: datetime,
     max_bytes: int = MAX_BODY_BYTES,
     message_id: UUID | None = None,
+    serialize: Callable[[AnyEnvelope], bytes] | None = None,
 ) -> tuple[AnyEnvelope, bytes]:
     """The envelope around an already validated ``payload`` and its bytes, serialised once.
 
     Fills ``message_id`` (a UUIDv7 unless given), ``correlation_id`` (the message's
-    own id) and ``occurred_at`` (``now``) as :func:`compose` does.
+    own id) and ``occurred_at`` (``now``) as :func:`compose` does. ``serialize``
+    gives the body instead of ``envelope.to_json()``, and must give the same bytes
+    (the tax adapter splices records it has serialised already, see
+    :meth:`adapters.tax.batches.Part.body_of`).
 
     Raises:
         OutboundInvalid: the envelope breaks a rule (``schema_violation``), or the body
@@ -132,7 +136,7 @@ def compose_contract(
         )
     except ValidationError as error:
         raise OutboundInvalid(RejectReason.SCHEMA_VIOLATION, str(error.errors(include_url=False)[0]["msg"])) from None
-    body = envelope.to_json()
+    body = envelope.to_json() if serialize is None else serialize(envelope)
     if len(body) > max_bytes:
         raise OutboundInvalid(RejectReason.OVERSIZED, f"body is {len(body)} bytes; the limit is {max_bytes}")
     return envelope, body

@@ -124,9 +124,10 @@ class TaxAdapter(DepartmentAdapter):
         return result
 
     def _seal(self, part: Part) -> Sealed:
-        """The part's envelope and body, built from its validated records and serialised once."""
+        """The part's envelope and body, built from its validated records, each serialised once (by the packer)."""
         return compose_contract(
-            self.code, "payment.details", part.details, now=self.clock(), max_bytes=self.options.batch_limit_bytes
+            self.code, "payment.details", part.details, now=self.clock(), max_bytes=self.options.batch_limit_bytes,
+            serialize=part.body_of,
         )
 
     def _publish_part(self, part: Part, sealed: Sealed, result: PushResult) -> None:

@@ -10,6 +10,10 @@ timestamp. Records keep their order; parts are numbered ``<batch>-p001``,
 A :class:`Packer` does the same one record at a time, for a batch read as a
 stream: each part is handed out as soon as the next record would not fit, so
 memory holds one part, not the batch. :func:`split` packs a whole list.
+
+The bytes measured are the bytes sent: a :class:`Part` keeps its records' JSON as
+the packer measured it, and :meth:`Part.body_of` splices them into the envelope's
+body instead of serialising every record a second time.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from uuid import UUID
 
-from contracts import build
+from contracts import AnyEnvelope, build
 from contracts.codes import Department
 from contracts.messages.payment import PaymentDetails, PaymentRecord
 
@@ -32,9 +36,17 @@ def part_id(batch_id: str, number: int) -> str:
     return f"{batch_id}-p{number:03d}"
 
 
+_RECORD_JSON = PaymentRecord.__pydantic_serializer__.to_json
+
+
+def record_json(record: PaymentRecord) -> bytes:
+    """The record's JSON exactly as it appears inside a body."""
+    return _RECORD_JSON(record)
+
+
 def record_size(record: PaymentRecord) -> int:
     """Bytes of the record's JSON inside a body."""
-    return len(PaymentRecord.__pydantic_serializer__.to_json(record))
+    return len(_RECORD_JSON(record))
 
 
 def envelope_overhead(batch_id: str, collected_on: date, sample: PaymentRecord, parts: int) -> int:
@@ -75,10 +87,34 @@ def plan(sizes: Sequence[int], overhead: int, limit: int) -> list[range]:
 
 @dataclass(frozen=True)
 class Part:
-    """One batch to publish, with its planned body size."""
+    """One batch to publish, with its planned body size.
+
+    ``records_json`` is the JSON of the records, comma-separated, as the packer
+    measured them (empty if the part was made otherwise).
+    """
 
     details: PaymentDetails
     planned_bytes: int
+    records_json: bytes = b""
+
+    def body_of(self, envelope: AnyEnvelope) -> bytes:
+        """``envelope.to_json()`` of an envelope around :attr:`details`, records spliced in.
+
+        The envelope is serialised with the first record alone, and the records'
+        array is replaced by :attr:`records_json`: the same bytes, each record
+        serialised once. Without ``records_json`` (or for another payload) it is
+        plain ``to_json``.
+        """
+        records = self.details.records
+        if not self.records_json or envelope.payload is not self.details:
+            return envelope.to_json()
+        first = record_json(records[0])
+        one = envelope.model_copy(update={"payload": self.details.model_copy(update={"records": records[:1]})})
+        body = one.to_json()
+        at = body.rfind(b"[" + first + b"]")
+        if at < 0:  # never seen: the records' array is written as [<record>]
+            return envelope.to_json()
+        return b"".join((body[: at + 1], self.records_json, body[at + 1 + len(first) :]))
 
 
 class Packer:
@@ -95,6 +131,7 @@ class Packer:
         self.limit_bytes = limit_bytes
         self.parts = 0
         self._records: list[PaymentRecord] = []
+        self._json: list[bytes] = []
         self._used = 0
         self._overhead: dict[int, int] = {}  # by digits of the part number
 
@@ -110,7 +147,8 @@ class Packer:
         Raises:
             ValueError: the record alone exceeds the limit.
         """
-        size = record_size(record)
+        data = _RECORD_JSON(record)
+        size = len(data)
         closes = bool(self._records) and self._used + 1 + size > self.limit_bytes  # 1: a comma
         overhead = self._overhead_of(self.parts + (2 if closes else 1), record)
         if overhead + size > self.limit_bytes:
@@ -121,6 +159,7 @@ class Packer:
         else:
             self._used = overhead + size
         self._records.append(record)
+        self._json.append(data)
         return closed
 
     def finish(self) -> Part | None:
@@ -144,8 +183,8 @@ class Packer:
             collected_on=self.collected_on,
             records=tuple(self._records),
         )
-        part = Part(details, self._used)
-        self._records, self._used = [], 0
+        part = Part(details, self._used, b",".join(self._json))
+        self._records, self._json, self._used = [], [], 0
         return part
 
 

@@ -52,14 +52,36 @@ def _text(cell: Any) -> str | None:
     return cell.strip() or None
 
 
-def _money(cell: Any) -> Decimal:
-    raw = _text(cell)
-    if raw is None:
-        raise _Unusual
+# The same amounts, months and days come back on many rows of an export: each text is
+# read once (the values are immutable), ``None`` standing for a text outside the plain forms.
+_SEEN_TEXTS = 1 << 16
+
+
+@lru_cache(maxsize=_SEEN_TEXTS)
+def _plain_money(raw: str) -> Decimal | None:
     cleaned = raw.replace(",", "")
     if not _PLAIN_MONEY.fullmatch(cleaned):
-        raise _Unusual
+        return None
     return Decimal(cleaned).quantize(_CENT)
+
+
+@lru_cache(maxsize=_SEEN_TEXTS)
+def _plain_day(raw: str) -> date | None:
+    found = _PLAIN_DAY.fullmatch(raw)
+    if found is None:
+        return None
+    try:
+        return date(int(found[1]), int(found[2]), int(found[3]))
+    except ValueError:
+        return None
+
+
+def _money(cell: Any) -> Decimal:
+    raw = _text(cell)
+    value = None if raw is None else _plain_money(raw)
+    if value is None:
+        raise _Unusual
+    return value
 
 
 def _month(cell: Any) -> str:
@@ -70,13 +92,10 @@ def _month(cell: Any) -> str:
 
 
 def _day(cell: Any) -> date:
-    found = _PLAIN_DAY.fullmatch(_text(cell) or "")
-    if found is None:
+    value = _plain_day(_text(cell) or "")
+    if value is None:
         raise _Unusual
-    try:
-        return date(int(found[1]), int(found[2]), int(found[3]))
-    except ValueError:
-        raise _Unusual from None
+    return value
 
 
 @lru_cache(maxsize=1 << 16)

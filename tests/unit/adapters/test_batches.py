@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.outbound import compose, request
-from adapters.tax.batches import part_id, plan, record_size, split
+from adapters.outbound import compose, compose_contract, request
+from adapters.tax.batches import Part, part_id, plan, record_json, record_size, split
 from contracts.codes import Department, InsuranceType, PayerKind
 from contracts.messages.payment import PaymentRecord
 from hub.domain.durations import COUNTY_TZ
@@ -107,3 +107,46 @@ def test_a_batch_that_fits_is_one_part() -> None:
 def test_split_refuses_an_empty_batch() -> None:
     with pytest.raises(ValueError, match="at least one record"):
         split([], batch_id="b", collected_on=date(2026, 11, 26), limit_bytes=1024)
+
+
+def _sealed(part: Part, *, splice: bool) -> tuple[bytes, bytes]:
+    """The spliced body and the body serialised whole, for the same envelope."""
+    now = datetime(2026, 11, 26, 18, 0, 0, 123456, tzinfo=COUNTY_TZ)
+    envelope, body = compose_contract(
+        Department.TAX, "payment.details", part.details, now=now, serialize=part.body_of if splice else None
+    )
+    return body, envelope.to_json()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["五河县某建材有限公司", 'a "quoted" name', "back\\slash and \u2028 line separator", "tab\there", "emoji 🏗"],
+)
+def test_a_part_body_spliced_from_the_measured_records_is_the_body_serialised_whole(name: str) -> None:
+    records = [record(n, name=name) for n in range(1, 400)]
+    parts = split(records, batch_id="tax-20261126", collected_on=date(2026, 11, 26), limit_bytes=16 * 1024)
+    assert len(parts) > 2
+
+    for part in parts:
+        spliced, whole = _sealed(part, splice=True)
+        assert spliced == whole
+        assert part.records_json == b",".join(record_json(r) for r in part.details.records)
+        assert len(spliced) <= part.planned_bytes
+
+
+def test_a_part_made_without_the_packer_is_serialised_whole() -> None:
+    details = split([record(1), record(2)], batch_id="b", collected_on=date(2026, 11, 26), limit_bytes=1 << 20)[0].details
+    part = Part(details, planned_bytes=0)  # no records_json
+
+    spliced, whole = _sealed(part, splice=True)
+
+    assert spliced == whole
+
+
+def test_a_part_spliced_into_another_payload_is_serialised_whole() -> None:
+    first, second = split([record(n) for n in range(1, 200)], batch_id="b", collected_on=date(2026, 11, 26),
+                          limit_bytes=8 * 1024)[:2]
+    now = datetime(2026, 11, 26, 18, 0, tzinfo=COUNTY_TZ)
+    envelope, _ = compose_contract(Department.TAX, "payment.details", second.details, now=now)
+
+    assert first.body_of(envelope) == envelope.to_json()  # not first's records
