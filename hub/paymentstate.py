@@ -1,4 +1,10 @@
-"""Payment batches as plain JSON-able state for the store (and back)."""
+"""Payment batches as plain JSON-able state for the store (and back).
+
+Each part's amounts stay in the state's text form in memory (:class:`Amounts`), so
+a batch read and written again does not turn thousands of amounts into
+``Decimal`` and back; the part's total is kept next to them (``paid_total``; a
+state written before it was kept works it out from the amounts).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 
 from contracts.codes import Department
 from contracts.messages.payment import PaymentReceipt
-from hub.domain.payments import Part, PaymentBatch
+from hub.domain.payments import Amounts, Part, PaymentBatch
 
 
 def batch_to_state(batch: PaymentBatch) -> dict[str, Any]:
@@ -23,7 +29,8 @@ def batch_to_state(batch: PaymentBatch) -> dict[str, Any]:
         "completed_at": batch.completed_at.isoformat() if batch.completed_at else None,
         "parts": {
             target.value: {
-                "amounts": {rid: f"{amount:.2f}" for rid, amount in part.amounts.items()},
+                "amounts": _amounts_text(part),
+                "paid_total": f"{part.total:.2f}",
                 "receipt": part.receipt.model_dump(mode="json") if part.receipt else None,
                 "reconciled": part.reconciled,
                 "problem": part.problem,
@@ -33,11 +40,21 @@ def batch_to_state(batch: PaymentBatch) -> dict[str, Any]:
     }
 
 
+def _amounts_text(part: Part) -> dict[str, str]:
+    if isinstance(part.amounts, Amounts):
+        text = part.amounts.text
+        return text if isinstance(text, dict) else dict(text)
+    return {rid: f"{amount:.2f}" for rid, amount in part.amounts.items()}
+
+
 def batch_from_state(state: dict[str, Any]) -> PaymentBatch:
     """The batch ``batch_to_state`` wrote."""
     parts = {
         Department(target): Part(
-            amounts=MappingProxyType({rid: Decimal(a) for rid, a in part["amounts"].items()}),
+            amounts=Amounts(
+                part["amounts"],
+                Decimal(part["paid_total"]) if part.get("paid_total") is not None else None,
+            ),
             receipt=PaymentReceipt.model_validate(part["receipt"], strict=False)
             if part["receipt"]
             else None,

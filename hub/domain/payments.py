@@ -9,7 +9,7 @@ consolidated receipt saying whether everything reconciles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from contracts.codes import Department, InsuranceType
 from contracts.envelope import AnyEnvelope
-from contracts.messages.payment import PaymentDetails, PaymentReceipt, RejectedRecord
+from contracts.messages.payment import PaymentDetails, PaymentReceipt, PaymentRecord, RejectedRecord
 from hub.domain.flow import Rules, payload_of
 from hub.domain.model import Emit, not_permitted, precondition_failed
 from hub.domain.routing import HRSS_TYPES
@@ -41,11 +41,67 @@ def split(details: PaymentDetails) -> dict[Department, PaymentDetails]:
     }
 
 
+_ZERO = Decimal("0.00")
+
+
+class Amounts(Mapping[str, Decimal]):
+    """record_id → amount_paid of a part, kept as the batch state writes them (``"1080.00"``).
+
+    A part holds some 5 000 records and its state is saved three times (details,
+    then each receipt) and read twice: the amounts stay in their text form, the
+    total is worked out once, and an amount becomes a ``Decimal`` only when it is
+    looked up (a rejected record's). Every amount has at most two places, so the
+    text is exact.
+    """
+
+    __slots__ = ("_text", "_total")
+
+    def __init__(self, text: Mapping[str, str], total: Decimal | None = None) -> None:
+        self._text = text
+        self._total = total
+
+    @classmethod
+    def of_records(cls, records: Iterable[PaymentRecord]) -> Amounts:
+        """The amounts paid of ``records``, by record id."""
+        text: dict[str, str] = {}
+        total = _ZERO
+        for record in records:
+            text[record.record_id] = f"{record.amount_paid:.2f}"
+            total += record.amount_paid
+        return cls(text, total)
+
+    @property
+    def text(self) -> Mapping[str, str]:
+        """record_id → the amount as text with two places (the batch state's form)."""
+        return self._text
+
+    def total(self) -> Decimal:
+        """The sum of the amounts."""
+        if self._total is None:
+            self._total = sum(map(Decimal, self._text.values()), _ZERO)
+        return self._total
+
+    def __getitem__(self, record_id: str) -> Decimal:
+        return Decimal(self._text[record_id])
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._text)
+
+    def __len__(self) -> int:
+        return len(self._text)
+
+    def __repr__(self) -> str:
+        return f"Amounts({len(self._text)} records, total {self.total():.2f})"
+
+
 @dataclass(frozen=True)
 class Part:
     """What the hub delivered to one recipient, and its answer."""
 
-    amounts: Mapping[str, Decimal]  # record_id → amount_paid
+    amounts: Mapping[str, Decimal]  # record_id → amount_paid (an Amounts, or any mapping)
     receipt: PaymentReceipt | None = None
     reconciled: bool | None = None
     problem: str | None = None
@@ -58,7 +114,9 @@ class Part:
     @property
     def total(self) -> Decimal:
         """Amount paid over the records delivered."""
-        return sum(self.amounts.values(), Decimal("0.00"))
+        if isinstance(self.amounts, Amounts):
+            return self.amounts.total()
+        return sum(self.amounts.values(), _ZERO)
 
 
 @dataclass(frozen=True)
@@ -97,10 +155,7 @@ def receive_details(
         received_at=now,
         due_at=due,
         parts=MappingProxyType(
-            {
-                target: Part(MappingProxyType({r.record_id: r.amount_paid for r in part.records}))
-                for target, part in parts.items()
-            }
+            {target: Part(Amounts.of_records(part.records)) for target, part in parts.items()}
         ),
     )
     return batch, [Emit("payment.details", target, part) for target, part in parts.items()]
