@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(broker_url: str, database_url: str, directory: Path) -> Iterator[str]:
+def servers(broker_url: str, database_url: str, directory: Path, count: int) -> Iterator[list[str]]:
+    """``count`` hub replicas (``sihub serve`` processes on one ledger and one vhost); their base URLs."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(server(broker_url, database_url, directory, n)) for n in range(1, count + 1)]
+
+
+@contextmanager
+def server(broker_url: str, database_url: str, directory: Path, number: int = 1) -> Iterator[str]:
     """``sihub serve`` in a subprocess until the block ends; its base URL once ready."""
     tokens = directory / "tokens.json"
     tokens.write_text(json.dumps({TOKEN: "tax"}), encoding="utf-8")
@@ -113,7 +120,7 @@ def server(broker_url: str, database_url: str, directory: Path) -> Iterator[str]
     env = {**os.environ, "SIHUB_BROKER_URL": broker_url, "SIHUB_DATABASE_URL": database_url,
            "SIHUB_TOKENS": str(tokens), "SIHUB_HTTP_HOST": "127.0.0.1", "SIHUB_HTTP_PORT": str(port),
            "SIHUB_LOG_LEVEL": "WARNING"}  # fmt: skip
-    log = directory / "serve.log"
+    log = directory / f"serve-{number}.log"
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=env, stdout=out,
                                    stderr=subprocess.STDOUT)  # fmt: skip
@@ -175,16 +182,17 @@ def _worker(host: str, port: int, jobs: queue.SimpleQueue[float | None], results
     connection.close()
 
 
-def offer(base_url: str, rate: float, count: int, connections: int, results: Results | None) -> None:
+def offer(base_urls: list[str], rate: float, count: int, connections: int, results: Results | None) -> None:
     """Send ``count`` registrations, request *i* due at ``start + i / rate`` (open loop).
 
     The pacer hands each due time to the next free connection; a request that waits
-    for one is charged the wait, since its latency runs from its due time.
+    for one is charged the wait, since its latency runs from its due time. With several
+    replicas the connections are spread evenly over them.
     """
-    address = urlsplit(base_url)
+    addresses = [urlsplit(url) for url in base_urls]
     jobs: queue.SimpleQueue[float | None] = queue.SimpleQueue()
-    workers = [threading.Thread(target=_worker, args=(address.hostname, address.port, jobs, results), daemon=True)
-               for _ in range(connections)]  # fmt: skip
+    workers = [threading.Thread(target=_worker, args=(a.hostname, a.port, jobs, results), daemon=True)
+               for a in (addresses[n % len(addresses)] for n in range(connections))]  # fmt: skip
     for worker in workers:
         worker.start()
     start = time.perf_counter() + 0.1
@@ -213,20 +221,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql",
                         help="ledger: a scratch PostgreSQL database (default) or a SQLite file")  # fmt: skip
     parser.add_argument("--connections", type=int, default=64, help="client connections (default 64)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="hub processes sharing the ledger, connections spread over them (default 1; "
+                             "more than one needs PostgreSQL)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")
     # SIGTERM unwinds like Ctrl-C, so the server, the vhost and the database are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     count = int(args.rate * args.duration)
     print(f"bench api: POST /v1/cases at {args.rate:g}/s for {args.duration:g} s ({count} requests), "
-          f"open loop; ledger on {args.database}, broker RabbitMQ on 127.0.0.1")  # fmt: skip
+          f"open loop; ledger on {args.database}, {args.replicas} hub process(es), broker RabbitMQ on 127.0.0.1")  # fmt: skip
     results = Results()
     with tempfile.TemporaryDirectory(prefix="sihub-bench-api-") as tmp, scratch_county("api") as vhost, \
             ledger(args.database, Path(tmp)) as database_url, \
-            server(url_for(vhost, "hub", "hub-dev"), database_url, Path(tmp)) as base_url:  # fmt: skip
-        print(f"  server ready at {base_url}; warming up with {WARMUP_REQUESTS} requests (not counted)")
-        offer(base_url, args.rate, WARMUP_REQUESTS, args.connections, None)
+            servers(url_for(vhost, "hub", "hub-dev"), database_url, Path(tmp), args.replicas) as base_urls:  # fmt: skip
+        print(f"  ready at {', '.join(base_urls)}; warming up with {WARMUP_REQUESTS} requests (not counted)")
+        offer(base_urls, args.rate, WARMUP_REQUESTS, args.connections, None)
         started = time.perf_counter()
-        offer(base_url, args.rate, count, args.connections, results)
+        offer(base_urls, args.rate, count, args.connections, results)
         elapsed = time.perf_counter() - started
     latencies = results.latencies
     errors = sum(results.errors.values())
@@ -240,7 +253,7 @@ def main(argv: list[str]) -> int:
     figures = {
         "offered_rps": args.rate, "duration_seconds": args.duration, "requests": count,
         "answered": len(latencies), "errors": errors, "database": args.database,
-        "connections": args.connections, "p50_ms": round(p50 * 1000, 2), "p90_ms": round(p90 * 1000, 2), "p99_ms": round(p99 * 1000, 2),
+        "connections": args.connections, "replicas": args.replicas, "p50_ms": round(p50 * 1000, 2), "p90_ms": round(p90 * 1000, 2), "p99_ms": round(p99 * 1000, 2),
         "max_ms": round(worst * 1000, 2), "value": round(p99 * 1000, 2),
     }  # fmt: skip
     return finish("api", figures, BAR, None, passed)
