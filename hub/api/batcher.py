@@ -111,11 +111,7 @@ class GroupCommit:
             RuntimeError: the group commit was stopped.
             Exception: whatever applying the message alone raised, when its batch failed.
         """
-        answer: Future[Verdict] = Future()
-        with self._lock:
-            self._start_locked()
-            self._waiting.put(_Request(message, answer))
-        return answer.result()
+        return self._enqueue(message).result()
 
     async def submit_async(self, message: Inbound) -> Verdict:
         """:meth:`submit` for a coroutine: awaits the batch's commit without holding a thread.
@@ -125,12 +121,16 @@ class GroupCommit:
             RuntimeError: the group commit was stopped.
             Exception: whatever applying the message alone raised, when its batch failed.
         """
+        answer = self._enqueue(message)
+        # Shielded: a caller that goes away must not cancel the answer the worker will set.
+        return await asyncio.shield(asyncio.wrap_future(answer))
+
+    def _enqueue(self, message: Inbound) -> Future[Verdict]:
         answer: Future[Verdict] = Future()
         with self._lock:
             self._start_locked()
             self._waiting.put(_Request(message, answer))
-        # Shielded: a caller that goes away must not cancel the answer the worker will set.
-        return await asyncio.shield(asyncio.wrap_future(answer))
+        return answer
 
     def _start_locked(self) -> None:
         if self._stopped:
