@@ -216,3 +216,17 @@ def test_a_bad_query_parameter_is_a_problem_naming_it(client: TestClient) -> Non
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"].startswith("query.limit")
+
+
+def test_concurrent_registrations_get_distinct_numbers_across_reserved_blocks(client: TestClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # 45 registrations at once cross two refills of the 20-number reserve while others wait on it.
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda _: client.post("/v1/cases", json=registration(), headers=auth("tax")),
+                                range(45)))  # fmt: skip
+
+    assert {a.status_code for a in answers} == {201}
+    numbers = sorted(int(a.json()["case_id"].rsplit("-", 1)[1]) for a in answers)
+    assert numbers == list(range(1, 46))
+    assert all(a.headers["location"] == f"/v1/cases/{a.json()['case_id']}" for a in answers)
