@@ -30,7 +30,7 @@ from adapters.tax.adapter import TaxAdapter
 from contracts.codes import Department
 from hub.bus.factory import open_broker
 from hub.bus.types import Broker
-from hub.signing import Signer
+from hub.signing import KeyRing, Signer
 
 log = logging.getLogger("sihub.adapter")
 
@@ -136,6 +136,9 @@ def build_adapter(
     stop = stop or threading.Event()
     department = Department(code)
     sink = sink or sink_from(settings)  # first: a bad setting fails before anything is opened
+    if settings.adapter_hub_signatures == "required" and settings.adapter_hub_keys is None:
+        raise ValueError("SIHUB_ADAPTER_HUB_SIGNATURES=required needs SIHUB_ADAPTER_HUB_KEYS (the hub's public keys)")
+    hub_keys = KeyRing.load(settings.adapter_hub_keys) if settings.adapter_hub_keys else None
     broker = broker_for(code, settings.broker_url)
     signer = None
     if settings.adapter_signing_key is not None:
@@ -153,6 +156,8 @@ def build_adapter(
     runtime = AdapterRuntime(
         adapter, broker, sink, DeliveryLog(state),
         stop=stop, prefetch=settings.adapter_prefetch,
+        hub_keys=hub_keys,
+        hub_signatures=settings.adapter_hub_signatures,
     )
     process = AdapterProcess(adapter, runtime, state, stop)
     if settings.adapter_http_port is not None:

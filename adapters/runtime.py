@@ -4,6 +4,9 @@ For each delivery, in this order (so that nothing is lost and nothing doubled):
 
 1. parse the body with the contracts; what the adapter cannot read goes to quarantine
    (nack without requeue → the queue's dead-letter exchange → ``sihub.quarantine``);
+   with the hub's public keys configured (``SIHUB_ADAPTER_HUB_KEYS``), a message whose
+   signature is not the hub's — forged, of another key, or missing when
+   ``SIHUB_ADAPTER_HUB_SIGNATURES=required`` — goes to quarantine the same way;
 2. dedup: a ``message_id`` already ``done`` is acked and dropped, silently;
 3. the adapter's ``observe`` hook keeps its local records (idempotent);
 4. the sink delivers. While it fails retryably the delivery is **held**, unacked, and
@@ -39,6 +42,7 @@ from adapters.sinks import InboundMessage, Sink
 from contracts import Rejected, parse
 from hub.bus.topology import department_queue
 from hub.bus.types import AccessRefused, Broker, ConnectionLost, Consumer, Delivery
+from hub.signing import KeyRing, SignatureError
 
 log = logging.getLogger("sihub.adapter.runtime")
 
@@ -51,6 +55,8 @@ KEEPALIVE_SECONDS = 1.0
 
 Wait = Callable[[int], float]
 Outcome = Literal["delivered", "refused", "stopped"]
+#: What the adapter asks of the hub's signature on what it receives (with the hub's keys given).
+HubSignatures = Literal["off", "optional", "required"]
 
 
 def backoff(wait: tenacity.wait.wait_base, attempt: int) -> float:
@@ -80,6 +86,8 @@ class AdapterRuntime:
         reconnect_wait: tenacity.wait.wait_base = RECONNECT_WAIT,
         prefetch: int = 1,
         max_body_bytes: int | None = None,
+        hub_keys: KeyRing | None = None,
+        hub_signatures: HubSignatures = "optional",
     ) -> None:
         self.adapter = adapter
         self.broker = broker
@@ -90,6 +98,10 @@ class AdapterRuntime:
         self.reconnect_wait = reconnect_wait
         self.prefetch = prefetch
         self.max_body_bytes = max_body_bytes or adapter.options.max_body_bytes
+        #: The hub's public keys: with them, what arrives must be signed by the hub (or, unless
+        #: ``hub_signatures`` is "required", carry no signature at all).
+        self.hub_keys = hub_keys
+        self.hub_signatures = hub_signatures
         self.queue = department_queue(adapter.code.value)
         #: Set while a consumer is attached (readiness for tests and health checks).
         self.connected = threading.Event()
@@ -146,6 +158,18 @@ class AdapterRuntime:
             )
             consumer.nack([delivery.delivery_tag], requeue=False)
             return
+        if self.hub_keys is not None and self.hub_signatures != "off":
+            try:
+                self.hub_keys.verify(
+                    delivery.body, delivery.headers, "hub", required=self.hub_signatures == "required"
+                )
+            except SignatureError as error:
+                log.error(
+                    "%s: %s %s does not carry the hub's signature, quarantined: %s",
+                    self.queue, envelope.type, delivery.message_id, error,
+                )
+                consumer.nack([delivery.delivery_tag], requeue=False)
+                return
         message = InboundMessage(delivery.body, envelope)
         status = self.deliveries.status(message.message_id)
         if status == "done":

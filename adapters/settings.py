@@ -11,6 +11,9 @@ the ``SIHUB_`` or ``SIHUB_ADAPTER_`` prefix, at top level or under ``[adapter]``
 ``SIHUB_ADAPTER_OUTBOX_DIR``          directory watched for outbound JSON files
 ``SIHUB_ADAPTER_STATE``               SQLite file of delivered ids and local records
 ``SIHUB_ADAPTER_SIGNING_KEY``         PEM Ed25519 private key: sign what the adapter sends
+``SIHUB_ADAPTER_HUB_KEYS``            key ring JSON of the hub's public keys: verify what arrives
+``SIHUB_ADAPTER_HUB_SIGNATURES``      ``optional`` (default: verify a signature that is there) |
+                                      ``required`` (unsigned is quarantined too) | ``off``
 ====================================  ======================================================
 """
 
@@ -79,6 +82,10 @@ class AdapterSettings(EnvOverFileSettings):
     adapter_state: Path | None = Field(None, description="default ./sihub-adapter-<code>.db")
     adapter_signing_key: Path | None = None
     adapter_signing_key_id: str | None = Field(None, description="default: the department code")
+    adapter_hub_keys: Path | None = Field(
+        None, description='key ring JSON {"hub": {"department": "hub", "public_key": …}}'
+    )
+    adapter_hub_signatures: Literal["off", "optional", "required"] = "optional"
     adapter_auto_receipt: bool = Field(
         True, description="hrss/medins answer payment details at once"
     )

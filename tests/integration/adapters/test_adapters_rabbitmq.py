@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from adapters.sender import Sender
 from adapters.sinks import WEBHOOK_RETRY, WebhookSink
 from adapters.tax.adapter import TaxAdapter
 from adapters.webhook_stub import DepartmentStub
+from contracts import build
 from contracts.codes import Department, InsuranceType, Ruling
 from contracts.messages.case import CaseAccepted
 from contracts.messages.payment import PaymentDetails, PaymentReceipt
@@ -52,7 +53,8 @@ from hub.bus.amqp import AmqpBroker
 from hub.bus.amqp_codec import connection_parameters
 from hub.bus.management import ManagementClient
 from hub.bus.topology import department_queue
-from hub.bus.types import AccessRefused
+from hub.bus.types import AccessRefused, Outgoing
+from hub.ids import uuid7
 from hub.signing import KeyRing, Signer
 
 pytestmark = pytest.mark.integration
@@ -213,6 +215,38 @@ def test_signed_messages_carry_a_signature_the_hub_verifies(
     assert relay.wait_for(lambda r: r.envelopes("case.accepted", "court"), 20)
     [(delivery, _)] = relay.envelopes("case.accepted", "court")
     assert ring.verify(delivery.body, delivery.headers, "court", required=True)
+
+
+def test_with_the_hubs_key_only_what_the_hub_signed_reaches_the_department_system(
+    start_adapter: Callable[..., AdapterProcess], hub: Any, stub: DepartmentStub, webhook: WebhookSink,
+    tmp_path: Path,
+) -> None:
+    hub_key, other_key = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    signer, forger = Signer("hub-2026", hub_key), Signer("hub-2026", other_key)
+    ring = tmp_path / "hub-keys.json"
+    ring.write_text(json.dumps({"hub-2026": {"department": "hub", "public_key": signer.public_b64()}}))
+    start_adapter("hrss", webhook, adapter_hub_keys=ring, adapter_hub_signatures="required")
+    signed, forged, unsigned = (
+        build("case.routed", routed(Department.HRSS), source=Department.HUB, target=Department.HRSS,
+              case_id=case_id(n), message_id=uuid7(), occurred_at=datetime.now(UTC))
+        for n in (711, 712, 713)
+    )  # fmt: skip
+    def to_hrss(envelope: Any, headers: dict[str, str]) -> Outgoing:
+        return Outgoing("sihub.out", f"hrss.{envelope.type}", envelope.to_json(),
+                        headers=headers, message_id=str(envelope.message_id))  # fmt: skip
+
+    publisher = hub.broker.publisher()
+    publisher.publish([
+        to_hrss(signed, signer.headers(signed.to_json())),
+        to_hrss(forged, forger.headers(forged.to_json())),
+        to_hrss(unsigned, {}),
+    ])  # fmt: skip
+    publisher.close()
+
+    quarantined = hub.quarantined({str(forged.message_id), str(unsigned.message_id)}, 20)
+    assert stub.wait_for(lambda s: len(s.delivered()) == 1, 20)
+    assert [d.message_id for d in stub.delivered()] == [str(signed.message_id)]
+    assert sorted(d.message_id or "" for d in quarantined) == sorted([str(forged.message_id), str(unsigned.message_id)])
 
 
 # -- outbound sources -------------------------------------------------------------------------

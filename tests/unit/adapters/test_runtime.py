@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import tenacity
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from adapters.bootstrap import build_adapter
 from adapters.dedup import DeliveryLog, StateDB
 from adapters.department import DepartmentAdapter, Options
 from adapters.errors import PermanentDelivery, RetryableDelivery
@@ -19,6 +21,7 @@ from adapters.outbound import derived_id
 from adapters.runtime import AdapterRuntime
 from adapters.samples import from_hub, payment_record, routed
 from adapters.sender import Sender
+from adapters.settings import load_adapter_settings
 from adapters.sinks import CallbackSink, InboundMessage
 from contracts import AnyEnvelope, parse
 from contracts.codes import Department, InsuranceType
@@ -32,6 +35,7 @@ from hub.bus.topology import (
     department_queue,
 )
 from hub.bus.types import Delivery, Outgoing
+from hub.signing import KeyRing, Signer
 
 QUEUE = department_queue("hrss")
 
@@ -269,3 +273,46 @@ def test_a_receipt_rejects_records_of_the_other_department(broker: MemoryBroker,
         "r-2": "insurance type 310 belongs to medins",
         "r-3": "amount_paid exceeds amount_due plus late_fee",
     }
+
+
+def _publish_signed(broker: MemoryBroker, envelope: AnyEnvelope, headers: dict[str, str]) -> None:
+    message = Outgoing(OUT_EXCHANGE, f"hrss.{envelope.type}", envelope.to_json(),
+                       message_id=str(envelope.message_id), headers=headers)  # fmt: skip
+    broker.connect("hub").publisher().publish([message])
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_with_the_hubs_keys_only_what_the_hub_signed_reaches_the_system(
+    broker: MemoryBroker, state: StateDB, required: bool
+) -> None:
+    hub = Signer("hub", Ed25519PrivateKey.generate())
+    impostor = Signer("hub", Ed25519PrivateKey.generate())  # the hub's key id, another key
+    tax = Signer("tax", Ed25519PrivateKey.generate())  # a registered key, not the hub's
+    keys = KeyRing({"hub": ("hub", hub.key.public_key()), "tax": ("tax", tax.key.public_key())})
+    messages = [from_hub("case.routed", routed(Department.HRSS), Department.HRSS, f"tax-2026-00000{n}")
+                for n in range(1, 6)]  # fmt: skip
+    _publish_signed(broker, messages[0], hub.headers(messages[0].to_json()))
+    _publish_signed(broker, messages[1], impostor.headers(messages[1].to_json()))
+    _publish_signed(broker, messages[2], tax.headers(messages[2].to_json()))
+    _publish_signed(broker, messages[3], hub.headers(messages[0].to_json()))  # a signature of another body
+    from_hub_to_hrss(broker, messages[4])  # unsigned
+    got: list[InboundMessage] = []
+    runtime = AdapterRuntime(
+        make_adapter(broker, state), broker.connect("hrss"), CallbackSink(got.append), DeliveryLog(state),
+        hold_wait=tenacity.wait_none(), hub_keys=keys, hub_signatures="required" if required else "optional",
+    )  # fmt: skip
+
+    handle_all(runtime, broker)
+
+    expected = [messages[0]] if required else [messages[0], messages[4]]
+    assert [m.message_id for m in got] == [str(m.message_id) for m in expected]
+    assert broker.queue_depth(QUARANTINE_QUEUE) == 5 - len(expected)
+    assert broker.queue_depth(QUEUE) == 0
+
+
+def test_required_hub_signatures_without_the_hubs_keys_is_refused_at_start(tmp_path: Path) -> None:
+    settings = load_adapter_settings(
+        None, broker_url="memory://hrss@", adapter_state=tmp_path / "hrss.db", adapter_hub_signatures="required"
+    )
+    with pytest.raises(ValueError, match="SIHUB_ADAPTER_HUB_KEYS"):
+        build_adapter("hrss", settings)
