@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,9 +22,12 @@ from hub.domain.timers import fire
 from hub.ids import uuid7
 from hub.observe import Observer
 from hub.service import HubService, deadline_note
-from hub.store.store import Conflict, OutboxMessage, Store, Unavailable
+from hub.store.store import Conflict, OutboxMessage, Store, StoreError, Unavailable
 
 log = logging.getLogger("sihub.scheduler")
+
+#: How often the scheduler asks the store to give never-analyzed tables statistics.
+STATISTICS_EVERY_SECONDS = 10.0
 
 
 class Scheduler:
@@ -53,8 +57,12 @@ class Scheduler:
         self.batch_size = batch_size
 
     def run(self) -> None:
-        """The thread body."""
+        """The thread body (also keeps the ledger's planner statistics in shape: see below)."""
+        statistics_due = time.monotonic()
         while not self.stop.is_set():
+            if time.monotonic() >= statistics_due:
+                statistics_due = time.monotonic() + STATISTICS_EVERY_SECONDS
+                self._refresh_statistics()
             try:
                 fired = self.tick()
             except (Unavailable, Conflict) as error:
@@ -65,6 +73,16 @@ class Scheduler:
                 fired = 0
             if fired < self.batch_size:
                 self.stop.wait(self.interval_seconds)
+
+    def _refresh_statistics(self) -> None:
+        # The scheduler is the hub's periodic thread; see Store.refresh_statistics.
+        try:
+            analyzed = self.store.refresh_statistics()
+        except StoreError as error:
+            log.warning("could not refresh the ledger's statistics (%s)", error)
+            return
+        if analyzed:
+            log.info("analyzed ledger tables that had no statistics yet: %s", ", ".join(analyzed))
 
     def tick(self, now: datetime | None = None) -> int:
         """Fire what is due at ``now`` (default: the clock); the number of deadlines claimed."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
+    TextClause,
     Update,
     and_,
     any_,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     delete,
     exists,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -207,3 +209,15 @@ def list_cases(
             ),
         )
     return query.where(*conditions).order_by(cases.c.case_id).limit(limit)
+
+
+@cache
+def never_analyzed() -> TextClause:
+    """PostgreSQL: which of the tables ``names`` (in the current schema) were never analyzed and hold ``min_rows``."""
+    return text(
+        "SELECT relname FROM pg_stat_user_tables"
+        " WHERE schemaname = current_schema() AND relname = ANY(:names)"
+        " AND last_analyze IS NULL AND last_autoanalyze IS NULL"
+        " AND n_live_tup + n_mod_since_analyze >= :min_rows"
+        " ORDER BY relname"
+    )

@@ -7,6 +7,7 @@ One scratch database serves the module; each test gets a county of its own in it
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -116,3 +117,45 @@ def test_postgres_transaction_whose_connection_dies_raises_unavailable_then_reco
     # pool_pre_ping replaces the dead connections: the next transaction just works.
     with store.transaction(read_only=True) as tx:
         assert tx.load_case("tax-2026-000052") is not None
+
+
+def _generic_plan(store: Store, sql: str, types: str, args: str) -> str:
+    """EXPLAIN of ``sql`` as a prepared statement's generic plan (what psycopg's prepared statements run)."""
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql(f"PREPARE probe({types}) AS {sql}")
+        return "\n".join(connection.exec_driver_sql(f"EXPLAIN EXECUTE probe({args})").scalars())
+
+
+def test_a_fresh_ledger_gets_statistics_once_and_then_looks_message_ids_up_by_key() -> None:
+    with scratch_postgres("stats") as url:
+        store = Store.open(url)
+        try:
+            assert store.refresh_statistics() == []  # nothing in the tables yet: nothing to analyze
+            with store.transaction() as tx:
+                for _ in range(5000):
+                    tx.mark_processed(str(uuid.uuid4()), None, "applied")
+            deadline = time.monotonic() + 15
+            analyzed: list[str] = []
+            while not analyzed and time.monotonic() < deadline:  # the statistics views lag a little
+                time.sleep(0.5)
+                analyzed = store.refresh_statistics()
+            assert analyzed == ["processed_messages"]
+            assert store.refresh_statistics() == []  # once: autovacuum keeps them from now on
+            plan = _generic_plan(
+                store,
+                "SELECT message_id FROM processed_messages WHERE county = $1 AND message_id = ANY($2)",
+                "varchar, varchar[]", "'340322', ARRAY['a', 'b']::varchar[]",
+            )
+            # By its key, not by scanning every message of the county through the county index.
+            assert "pk_processed_messages" in plan and "county_processed_at" not in plan, plan
+        finally:
+            store.close()
+
+
+def test_refresh_statistics_has_nothing_to_do_on_sqlite(tmp_path: Any) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        assert store.refresh_statistics() == []
+    finally:
+        store.close()
