@@ -48,7 +48,10 @@ from hub.store.tx import Tx
 from hub.store.tx_extras import insert_replay
 
 #: Tables read by key on the message path: the planner needs statistics for them early.
-HOT_TABLES: Final = ("cases", "audit_heads", "processed_messages", "deadlines", "case_departments", "outbox")
+HOT_TABLES: Final = (
+    "cases", "audit_heads", "audit_log", "processed_messages", "deadlines", "case_departments", "outbox",
+    "payment_batches", "payment_batch_targets",
+)  # fmt: skip
 #: Rows a never-analyzed table holds before :meth:`Store.refresh_statistics` analyzes it.
 STATISTICS_MIN_ROWS: Final = 200
 
