@@ -60,9 +60,7 @@ class _Request:
 class GroupCommit:
     """One worker thread applying the messages of concurrent callers in shared transactions."""
 
-    def __init__(
-        self, apply: Apply, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER
-    ) -> None:
+    def __init__(self, apply: Apply, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._apply = apply
@@ -76,9 +74,7 @@ class GroupCommit:
         self.batch_sizes: list[int] = []
 
     @classmethod
-    def over(
-        cls, runtime: HubRuntime, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER
-    ) -> GroupCommit:
+    def over(cls, runtime: HubRuntime, *, max_batch: int = MAX_BATCH, linger: timedelta = LINGER) -> GroupCommit:
         """Group commit through :func:`~hub.api.ingress.submit` on ``runtime``."""
         return cls(lambda batch: submit(runtime, batch), max_batch=max_batch, linger=linger)
 
@@ -182,9 +178,7 @@ class GroupCommit:
                 batch[0].answer.set_exception(error)
                 return
             # Nothing was committed; one message may be the cause: isolate it.
-            log.exception(
-                "a batch of %d HTTP messages failed; applying them one by one", len(batch)
-            )
+            log.exception("a batch of %d HTTP messages failed; applying them one by one", len(batch))
             for request in batch:
                 self._apply_alone(request)
             return
@@ -194,9 +188,7 @@ class GroupCommit:
     def _apply_alone(self, request: _Request) -> None:
         try:
             [verdict] = self._apply([request.message])
-        except (
-            Exception
-        ) as error:  # the caller's thread re-raises it, as if it had applied it alone
+        except Exception as error:  # the caller's thread re-raises it, as if it had applied it alone
             request.answer.set_exception(error)
         else:
             request.answer.set_result(verdict)

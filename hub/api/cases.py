@@ -77,12 +77,7 @@ def registered_view(verdict: Verdict, caller: Department, now: datetime) -> Case
     ``None`` when the verdict did not create a case (then the ledger is read).
     """
     applied, envelope = verdict.applied, verdict.envelope
-    if (
-        verdict.outcome != "applied"
-        or applied is None
-        or envelope is None
-        or verdict.previous is not None
-    ):
+    if verdict.outcome != "applied" or applied is None or envelope is None or verdict.previous is not None:
         return None
     case = applied.case
     if not may_see(caller, case) or verdict.handled_at is None:
@@ -119,14 +114,8 @@ async def register_case(
 ) -> Response:  # fmt: skip
     """Register a case for the token's department and answer with it."""
     body = await read_body(request, runtime.service.max_body_bytes)
-    registered = await register(
-        runtime, commit.submit_async, numbers, department, body, idempotency_key
-    )
-    view = (
-        registered_view(registered.verdict, department, runtime.clock())
-        if registered.verdict
-        else None
-    )
+    registered = await register(runtime, commit.submit_async, numbers, department, body, idempotency_key)
+    view = registered_view(registered.verdict, department, runtime.clock()) if registered.verdict else None
     if view is None:
         view = await run_in_threadpool(_load_view, runtime, department, registered.case_id)
     if view is None:  # the registering department is the intake: it always follows its case
@@ -174,9 +163,7 @@ def list_cases(
     after: Annotated[str | None, Query(max_length=64, description="The last case_id of the previous page.")] = None,
 ) -> CasePage:  # fmt: skip
     """Cases the token's department may see, by case id, ``limit`` at a time."""
-    query = LedgerQuery(
-        status=status, department=follower, tier=tier, overdue=overdue, limit=limit, after=after
-    )
+    query = LedgerQuery(status=status, department=follower, tier=tier, overdue=overdue, limit=limit, after=after)
     now = runtime.clock()
     with ledger(), runtime.store.transaction() as tx:
 

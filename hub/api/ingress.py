@@ -38,9 +38,7 @@ async def read_body(request: Request, limit_bytes: int) -> bytes:
     """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
-        raise refusal(
-            RejectReason.OVERSIZED, f"body is {declared} bytes; the limit is {limit_bytes}"
-        )
+        raise refusal(RejectReason.OVERSIZED, f"body is {declared} bytes; the limit is {limit_bytes}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -85,9 +83,7 @@ def submit(runtime: HubRuntime, batch: Sequence[Inbound]) -> list[Verdict]:
             with attempt:
                 verdicts = runtime.service.process(batch)
     except Unavailable as error:
-        log.warning(
-            "database unavailable; %d HTTP message(s) refused for now: %s", len(batch), error
-        )
+        log.warning("database unavailable; %d HTTP message(s) refused for now: %s", len(batch), error)
         raise unavailable("the case ledger is unavailable; retry the same request") from None
     runtime.observer.verdicts(verdicts)
     if any(verdict.outcome == "applied" for verdict in verdicts):

@@ -45,9 +45,7 @@ class EnvelopeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_ENVELOPE]})
 
-    message_id: str = Field(
-        description="UUID; the idempotency key.", json_schema_extra={"format": "uuid"}
-    )
+    message_id: str = Field(description="UUID; the idempotency key.", json_schema_extra={"format": "uuid"})
     type: str = Field(examples=["case.accepted"])
     schema_version: int = Field(ge=1)
     source: Department = Field(description="Must be the department of the bearer token.")
@@ -71,19 +69,13 @@ class EnvelopeIn(BaseModel):
     status_code=202,
     response_model=MessageReceipt,
     responses={
-        200: {
-            "model": MessageReceipt,
-            "description": "A duplicate: applied before, no second effect.",
-        },
+        200: {"model": MessageReceipt, "description": "A duplicate: applied before, no second effect."},
         **problem_responses(400, 401, 403, 409, 413, 422, 503),
     },
     openapi_extra=json_body(EnvelopeIn),
 )
 async def post_message(
-    request: Request,
-    response: Response,
-    department: CurrentDepartment,
-    runtime: RuntimeDep,
+    request: Request, response: Response, department: CurrentDepartment, runtime: RuntimeDep,
     commit: GroupCommitDep,
 ) -> MessageReceipt:
     """Apply one envelope sent by the token's department."""

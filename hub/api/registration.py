@@ -60,9 +60,7 @@ class CaseNumbers:
         self._store = store
         self._block = block
         self._lock = threading.Lock()
-        self._reserved: dict[
-            tuple[str, int], tuple[int, int]
-        ] = {}  # next to hand out, last reserved
+        self._reserved: dict[tuple[str, int], tuple[int, int]] = {}  # next to hand out, last reserved
 
     def take_reserved(self, department: str, year: int) -> int | None:
         """The next case number if one is reserved and nobody is reserving: never waits.
@@ -131,14 +129,10 @@ def read_request(body: bytes) -> tuple[str, dict[str, Any]]:
         raise refusal(RejectReason.SCHEMA_VIOLATION, "(request): must be an object {type, payload}")
     extra = sorted(set(document) - {"type", "payload"})
     if extra:
-        raise refusal(
-            RejectReason.SCHEMA_VIOLATION, f"{extra[0][:64]}: not a field of a registration"
-        )
+        raise refusal(RejectReason.SCHEMA_VIOLATION, f"{extra[0][:64]}: not a field of a registration")
     type_, payload = document.get("type"), document.get("payload")
     if type_ not in REGISTRATION_TYPES:
-        raise refusal(
-            RejectReason.SCHEMA_VIOLATION, "type: must be case.registered or petition.registered"
-        )
+        raise refusal(RejectReason.SCHEMA_VIOLATION, "type: must be case.registered or petition.registered")
     if not isinstance(payload, dict):
         raise refusal(RejectReason.SCHEMA_VIOLATION, "payload: an object is required")
     return type_, payload
@@ -158,9 +152,7 @@ def envelope_body(type_: str, payload: dict[str, Any], *, department: Department
 
 def registered_case(runtime: HubRuntime, message_id: uuid.UUID) -> str | None:
     """The case that message ``message_id`` registered, if it was processed."""
-    query = select(processed_messages.c.case_id).where(
-        processed_messages.c.message_id == str(message_id)
-    )
+    query = select(processed_messages.c.case_id).where(processed_messages.c.message_id == str(message_id))
     with ledger(), translated(), runtime.store.engine.connect() as connection:
         return connection.scalar(query)
 
@@ -192,9 +184,7 @@ async def register(runtime: HubRuntime, apply_one: Callable[[Inbound], Awaitable
     case_id = f"{department.value}-{year}-{sequence:06d}"
     wire = envelope_body(type_, payload, department=department, case_id=case_id,
                          message_id=message_id, now=now)  # fmt: skip
-    verdict = refused_or(
-        await apply_one(Inbound(body=wire, sender=department.value, transport="http"))
-    )
+    verdict = refused_or(await apply_one(Inbound(body=wire, sender=department.value, transport="http")))
     if verdict.outcome == "duplicate":  # the same key, registered concurrently
         earlier = await run_in_threadpool(registered_case, runtime, message_id)
         if earlier is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from hub.api.app import create_app
 from hub.api.batcher import GroupCommit
 from hub.api.ingress import submit
 from hub.api.problems import ProblemError
+from hub.api.registration import CaseNumbers
 from hub.runtime import HubRuntime
 from hub.service import Inbound, Verdict
 
@@ -51,9 +53,7 @@ def _verdicts(answers: Sequence[Verdict | BaseException]) -> list[Verdict]:
     return [a for a in answers if isinstance(a, Verdict)]
 
 
-def test_group_commit_applies_concurrent_registrations_in_shared_transactions(
-    runtime: HubRuntime,
-) -> None:
+def test_group_commit_applies_concurrent_registrations_in_shared_transactions(runtime: HubRuntime) -> None:
     commit = GroupCommit.over(runtime, linger=GATHER)
     messages = [_registration(f"tax-2026-{n:06d}") for n in range(1, 13)]
 
@@ -64,9 +64,7 @@ def test_group_commit_applies_concurrent_registrations_in_shared_transactions(
     assert sum(commit.batch_sizes) == len(messages)
     assert [a.outcome for a in answers] == ["applied"] * len(messages)
     # Each caller gets the verdict of its own message, not a neighbour's.
-    assert [a.envelope.case_id for a in answers if a.envelope] == [
-        f"tax-2026-{n:06d}" for n in range(1, 13)
-    ]
+    assert [a.envelope.case_id for a in answers if a.envelope] == [f"tax-2026-{n:06d}" for n in range(1, 13)]
     with runtime.store.transaction() as tx:
         stored = tx.load_cases([f"tax-2026-{n:06d}" for n in range(1, 13)])
     assert len(stored) == len(messages)
@@ -126,9 +124,7 @@ def test_group_commit_fails_only_the_request_that_fails_when_applied_alone() -> 
     assert [b"m3"] in apply.batches
 
 
-def test_group_commit_answers_every_caller_of_a_batch_503_when_the_ledger_is_locked(
-    runtime: HubRuntime,
-) -> None:
+def test_group_commit_answers_every_caller_of_a_batch_503_when_the_ledger_is_locked(runtime: HubRuntime) -> None:
     path = str(runtime.settings.database_url).removeprefix("sqlite:///")
     commit = GroupCommit(lambda batch: submit(runtime, batch), linger=GATHER)
     holder = sqlite3.connect(path)
@@ -171,11 +167,7 @@ def test_the_app_stops_its_group_commit_on_shutdown(runtime: HubRuntime) -> None
         app.state.group_commit.submit(_registration("tax-2026-000099"))
 
 
-def test_submit_async_shares_batches_and_survives_a_caller_that_goes_away(
-    runtime: HubRuntime,
-) -> None:
-    import asyncio
-
+def test_submit_async_shares_batches_and_survives_a_caller_that_goes_away(runtime: HubRuntime) -> None:
     commit = GroupCommit.over(runtime, linger=GATHER)
 
     async def scenario() -> tuple[list[Verdict], Verdict]:
@@ -193,9 +185,7 @@ def test_submit_async_shares_batches_and_survives_a_caller_that_goes_away(
     commit.stop()
 
     assert [a.outcome for a in answers] == ["applied"] * 5
-    assert [a.envelope.case_id for a in answers if a.envelope] == [
-        f"tax-2026-{n:06d}" for n in range(101, 106)
-    ]
+    assert [a.envelope.case_id for a in answers if a.envelope] == [f"tax-2026-{n:06d}" for n in range(101, 106)]
     assert after.outcome == "applied"
     assert max(commit.batch_sizes) > 1
     with runtime.store.transaction() as tx:
@@ -203,15 +193,9 @@ def test_submit_async_shares_batches_and_survives_a_caller_that_goes_away(
     assert sorted(stored) == [f"tax-2026-{n:06d}" for n in range(100, 107)]
 
 
-def test_case_numbers_hand_out_reserved_numbers_without_waiting_and_never_twice(
-    runtime: HubRuntime,
-) -> None:
-    from hub.api.registration import CaseNumbers
-
+def test_case_numbers_hand_out_reserved_numbers_without_waiting_and_never_twice(runtime: HubRuntime) -> None:
     numbers = CaseNumbers(runtime.store, block=3)
-    assert (
-        numbers.take_reserved("tax", 2026) is None
-    )  # nothing reserved yet: the caller must go to the ledger
+    assert numbers.take_reserved("tax", 2026) is None  # nothing reserved yet: the caller must go to the ledger
     first = numbers.take("tax", 2026)
     following = [numbers.take_reserved("tax", 2026), numbers.take_reserved("tax", 2026)]
     assert [first, *following] == [1, 2, 3]
