@@ -71,11 +71,7 @@ class CaseNumbers:
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            following, last = self._reserved.get((department, year), (1, 0))
-            if following > last:
-                return None
-            self._reserved[(department, year)] = (following + 1, last)
-            return following
+            return self._next_reserved((department, year))
         finally:
             self._lock.release()
 
@@ -86,14 +82,22 @@ class CaseNumbers:
             ProblemError: 503 when the ledger is unavailable.
         """
         with self._lock:
-            following, last = self._reserved.get((department, year), (1, 0))
-            if following > last:
+            number = self._next_reserved((department, year))
+            if number is None:
                 # One statement reserves the whole block: it is contiguous and nobody else's.
                 with ledger(), self._store.transaction() as tx:
                     last = tx.next_case_sequence(department, year, count=self._block)
-                following = last - self._block + 1
-            self._reserved[(department, year)] = (following + 1, last)
-            return following
+                self._reserved[(department, year)] = (last - self._block + 2, last)
+                number = last - self._block + 1
+            return number
+
+    def _next_reserved(self, key: tuple[str, int]) -> int | None:
+        """Hand out the next reserved number of ``key`` (the lock held), or ``None`` when none is left."""
+        following, last = self._reserved.get(key, (1, 0))
+        if following > last:
+            return None
+        self._reserved[key] = (following + 1, last)
+        return following
 
 
 @dataclass(frozen=True)
