@@ -28,7 +28,9 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -223,6 +225,30 @@ Yuan = Annotated[
         }
     ),
 ]
+_CENT = Decimal("0.01")
+
+
+def _money_fast(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """``Yuan``'s validation, short-cut for the values it always accepts as they are.
+
+    A plain decimal string (what JSON carries) becomes ``Decimal(value)``, and a
+    non-negative ``Decimal`` of exactly two places (finite, then) is returned as it is:
+    exactly what ``Yuan``'s validators give for them. Anything else goes through ``Yuan`` itself,
+    so every refusal is ``Yuan``'s own. A payment part carries about 40 000 amounts;
+    this saves two Python calls on each.
+    """
+    kind = type(value)
+    if kind is str:
+        if _MONEY.fullmatch(value):
+            return Decimal(value)
+    elif kind is Decimal and value.same_quantum(_CENT) and value >= 0:
+        return value
+    return handler(value)
+
+
+#: ``Yuan`` (same JSON Schema, same serialisation, same errors), validated faster: for the
+#: payment contracts, whose parts carry tens of thousands of amounts.
+Money = Annotated[Yuan, WrapValidator(_money_fast)]
 #: An instant with an explicit UTC offset (the county works in Asia/Shanghai).
 Instant = Annotated[
     AwareDatetime,
@@ -271,6 +297,7 @@ __all__ = [
     "Instant",
     "Jurisdiction",
     "Label",
+    "Money",
     "Period",
     "Phone",
     "Text",

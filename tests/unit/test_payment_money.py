@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from contracts.messages.base import Contract
-from contracts.messages.payment import Money
-from contracts.values import Yuan
+from contracts.values import Money, Yuan
 
 
 class Reference(Contract):
