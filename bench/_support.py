@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,14 @@ from hub.bus.management import ManagementClient
 from hub.bus.topology import default_topology, to_definitions
 
 ADMIN_URL = os.environ.get("SIHUB_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def url_for(vhost: str, user: str, password: str) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import time
 import urllib.request
@@ -39,7 +38,7 @@ from adapters.dedup import StateDB
 from adapters.tax import ledger
 from bench._payment_export import write_export
 from bench._processes import Child, spawn
-from bench._support import ADMIN_URL, finish, scratch_county, url_for
+from bench._support import ADMIN_URL, finish, free_port, scratch_county, url_for
 from hub.bus.management import ManagementClient
 
 RATIO_BAR = 0.25
@@ -47,14 +46,6 @@ SECONDS_BAR = 60.0
 BATCH_ID = "tax-bench-ingest"
 #: Queues that must have their consumer before the push starts (start-up is not timed).
 CONSUMED = ("sihub.hub.in", "sihub.dept.hrss", "sihub.dept.medins")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until_consumed(vhost: str, hub_port: int, timeout_seconds: float) -> None:

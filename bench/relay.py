@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -32,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench._processes import Child, spawn
-from bench._support import ADMIN_URL, finish, percentile, scratch_county, url_for
+from bench._support import ADMIN_URL, finish, free_port, percentile, scratch_county, url_for
 from contracts import build
 from contracts.codes import Channel, Department, InsuranceType, Matter
 from contracts.messages.case import CaseRegistered
@@ -114,14 +113,6 @@ class Sink:
         finally:
             consumer.close()
             broker.close()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for_consumer(vhost: str, queue: str, child: Child, timeout_seconds: float = 60) -> None:
