@@ -30,6 +30,7 @@ from contracts.messages.arrears import (
 from contracts.messages.base import Contract, Employer, FeePeriod, Party
 from contracts.messages.case import CaseRegistered, CaseRouted, PetitionRegistered
 from contracts.messages.payment import PaymentRecord
+from hub.domain.arrears import confirmation_request
 from hub.domain.durations import COUNTY_TZ
 from hub.domain.latefee import late_fee
 from hub.ids import uuid7
@@ -126,18 +127,8 @@ def arrears_notice(served_on: date = date(2026, 11, 2)) -> ArrearsNotice:
 
 def confirmation_requested(notice: ArrearsNotice, opens_on: date, until: date) -> ArrearsConfirmationRequested:
     """What the hub sends hrss, medins and tax when the enforcement window opens."""
-    return ArrearsConfirmationRequested(
-        notice_no=notice.notice_no,
-        employer=notice.employer,
-        insurance_types=notice.insurance_types,
-        period_start=notice.period_start,
-        period_end=notice.period_end,
-        principal=notice.principal,
-        late_fee=late_fee(notice.principal, notice.late_fee_from, until),
-        late_fee_until=until,
-        window_opens_on=opens_on,
-        latest_application_by=date(2027, 2, 11),
-        confirm_by=None,
+    return confirmation_request(
+        notice, until, window_opens_on=opens_on, latest_application_by=date(2027, 2, 11), confirm_by=None
     )
 
 

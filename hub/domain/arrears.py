@@ -91,6 +91,30 @@ def serve_notice(case: Case | None, envelope: AnyEnvelope, now: datetime, rules:
     return Applied(new, tuple(copies(envelope, state.confirmers)), ("registered", "arrears_notice"))
 
 
+def confirmation_request(
+    notice: ArrearsNotice,
+    until: date,
+    *,
+    window_opens_on: date,
+    latest_application_by: date,
+    confirm_by: datetime | None,
+) -> ArrearsConfirmationRequested:
+    """What the confirmers (and tax) are asked when the window opens: the notice, the late fee to ``until``."""
+    return ArrearsConfirmationRequested(
+        notice_no=notice.notice_no,
+        employer=notice.employer,
+        insurance_types=notice.insurance_types,
+        period_start=notice.period_start,
+        period_end=notice.period_end,
+        principal=notice.principal,
+        late_fee=late_fee(notice.principal, notice.late_fee_from, until),
+        late_fee_until=until,
+        window_opens_on=window_opens_on,
+        latest_application_by=latest_application_by,
+        confirm_by=confirm_by,
+    )
+
+
 def open_window(case: Case, now: datetime, rules: Rules) -> Applied:
     """The window opened: ask the confirmers, and tell tax it may prepare the application."""
     state = case.arrears
@@ -104,19 +128,10 @@ def open_window(case: Case, now: datetime, rules: Rules) -> Applied:
         arm(rules, "arrears.confirm", dept, Tier.ROUTINE, now) for dept in state.confirmers
     ]
     confirm_by = max((d.due_at for d in deadlines if d.key == "arrears.confirm"), default=None)
-    payload = ArrearsConfirmationRequested(
-        notice_no=notice.notice_no,
-        employer=notice.employer,
-        insurance_types=notice.insurance_types,
-        period_start=notice.period_start,
-        period_end=notice.period_end,
-        principal=notice.principal,
-        late_fee=late_fee(notice.principal, notice.late_fee_from, until),
-        late_fee_until=until,
-        window_opens_on=state.window_opens_on,
-        latest_application_by=state.latest_application_by,
-        confirm_by=confirm_by,
-    )
+    payload = confirmation_request(
+        notice, until, window_opens_on=state.window_opens_on,
+        latest_application_by=state.latest_application_by, confirm_by=confirm_by,
+    )  # fmt: skip
     stage = Stage.CONFIRMING if state.confirmers else Stage.READY
     opened = enter(case.evolve(deadlines=tuple(deadlines)), stage, now)
     targets = (*state.confirmers, Department.TAX)
