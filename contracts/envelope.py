@@ -59,8 +59,13 @@ class Envelope(Contract, Generic[P]):
         return f"{self.source.value}.{self.type}"
 
     def to_json(self) -> bytes:
-        """The wire bytes (UTF-8 JSON)."""
-        return self.model_dump_json().encode()
+        """The wire bytes (UTF-8 JSON): what ``model_dump_json()`` writes, as bytes.
+
+        Straight from pydantic-core's serializer, which makes bytes: ``model_dump_json``
+        would decode them to ``str`` for us to encode again (2–3 µs of a ~12 µs call).
+        """
+        wire: bytes = self.__pydantic_serializer__.to_json(self)
+        return wire
 
 
 AnyEnvelope = Envelope[Any]

@@ -218,17 +218,23 @@ class HubMetrics:
             for outcome in PaymentOutcome:
                 self.payment_detail_records.labels(target=target, outcome=outcome)
 
-    def count_message(self, message_type: str, source: str, outcome: MessageOutcome) -> None:
-        """Count one inbound message; an unknown type or source counts as ``unknown``."""
+    def count_message(
+        self, message_type: str, source: str, outcome: MessageOutcome, count: int = 1
+    ) -> None:
+        """Count ``count`` inbound messages; an unknown type or source counts as ``unknown``."""
         self.messages.labels(
             type=self._type_label(message_type), source=_department_label(source), outcome=outcome
-        ).inc()
+        ).inc(count)
 
     def observe_message_latency(self, message_type: str, latency: timedelta) -> None:
         """Record publish-to-handled latency; clock skew never yields a negative sample."""
-        self.message_latency.labels(type=self._type_label(message_type)).observe(
-            max(latency.total_seconds(), 0.0)
-        )
+        self.observe_message_latencies(message_type, [latency.total_seconds()])
+
+    def observe_message_latencies(self, message_type: str, seconds: Iterable[float]) -> None:
+        """Record several latencies of one type (in seconds), looking the series up once."""
+        series = self.message_latency.labels(type=self._type_label(message_type))
+        for value in seconds:
+            series.observe(max(value, 0.0))
 
     def observe_case_resolution(self, tier: Tier, duration: timedelta) -> None:
         """Record how long a case took from registration to close."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from hub.service import Verdict
 
 log = logging.getLogger("sihub.messages")
+
+_OUTCOMES = {
+    "applied": MessageOutcome.ACCEPTED,
+    "duplicate": MessageOutcome.DUPLICATE,
+    "rejected": MessageOutcome.REJECTED,
+}
 
 #: Stage → the SLA stage label it waits in (for sihub_stage_duration_seconds).
 STAGE_LABELS = {
@@ -37,8 +44,14 @@ class Observer:
         self.metrics = metrics
 
     def verdicts(self, verdicts: Sequence[Verdict], batch_seconds: float | None = None) -> None:
-        """Count a batch of verdicts; log refusals with their reason (never the body)."""
+        """Count a batch of verdicts; log refusals with their reason (never the body).
+
+        Counts and latencies are gathered for the batch and recorded once per series:
+        a batch of a few hundred messages touches a handful of series.
+        """
         m = self.metrics
+        counts: Counter[tuple[str, str, MessageOutcome]] = Counter()
+        latencies: defaultdict[str, list[float]] = defaultdict(list)
         for verdict in verdicts:
             env = verdict.envelope
             type_, source = (env.type, env.source.value) if env else ("unknown", "unknown")
@@ -54,21 +67,23 @@ class Observer:
                 continue
             if verdict.outcome == "rejected" and verdict.reason is not None:
                 m.message_rejections.labels(reason=verdict.reason.value).inc()
-            outcome = {
-                "applied": MessageOutcome.ACCEPTED,
-                "duplicate": MessageOutcome.DUPLICATE,
-                "rejected": MessageOutcome.REJECTED,
-            }.get(verdict.outcome)
+            outcome = _OUTCOMES.get(verdict.outcome)
             if outcome is not None:
-                m.count_message(type_, source, outcome)
+                counts[(type_, source, outcome)] += 1
             if verdict.outcome == "applied" and env is not None:
                 now = verdict.handled_at
                 if now is not None:
-                    m.observe_message_latency(type_, now - env.occurred_at)
+                    latencies[type_].append((now - env.occurred_at).total_seconds())
                 if verdict.applied is not None and now is not None:
                     self.applied(verdict.previous, verdict.applied, now)
                 self._payments(verdict)
-        if m is not None and batch_seconds is not None:
+        if m is None:
+            return
+        for (type_, source, outcome), count in counts.items():
+            m.count_message(type_, source, outcome, count)
+        for type_, seconds in latencies.items():
+            m.observe_message_latencies(type_, seconds)
+        if batch_seconds is not None:
             m.gate_batch.observe(batch_seconds)
 
     def applied(self, before: Case | None, applied: Applied, now: datetime) -> None:
