@@ -11,6 +11,10 @@ transaction (or the relay writes them when it has nothing else to do). The table
 is still swept for rows the feed does not hold — at start, after a failure, when
 the feed overflowed, and every ``idle_seconds`` while idle — so that what a crash
 or another process left unsent is published too.
+
+On PostgreSQL several hubs may share a county's ledger, so the relay claims the rows
+it publishes with row locks (``SKIP LOCKED``) and marks them sent in that same
+transaction: one hub publishes each row (see :meth:`Relay._drain_claiming`).
 """
 
 from __future__ import annotations
@@ -96,7 +100,12 @@ class Relay:
             log.warning("relay could not mark its last confirms (%s); they will be re-sent", error)
 
     def drain_once(self, publisher: Publisher) -> int:
-        """Publish one batch of pending rows; the number confirmed."""
+        """Publish one batch of pending rows; how many (0: nothing to do).
+
+        On PostgreSQL the count includes rows passed over because another hub held them.
+        """
+        if self.store.locks_outbox:
+            return self._drain_claiming(publisher)
         feed = self.store.outbox_feed
         rows = self._sweep(feed.pending()[0] == 0)
         if not rows:
@@ -116,6 +125,43 @@ class Relay:
             self.store.mark_confirmed()
         return len(sent)
 
+    def _drain_claiming(self, publisher: Publisher) -> int:
+        """PostgreSQL, where several hubs may share the ledger: publish under row locks.
+
+        The feed's rows, or (when a sweep is due) the oldest unsent rows of the table,
+        are locked with ``SKIP LOCKED`` for the publish and marked sent in the same
+        transaction: a row another hub's relay holds or has sent is passed over, so each
+        row is published by one hub. (Without the locks, a replica's sweep republished
+        rows the other replica had in flight: 397 of 3 000 messages twice at 300 msgs/s.)
+        """
+        feed = self.store.outbox_feed
+        # A sweep when due, as on SQLite (so that rows a crashed hub left are not starved
+        # by a steady stream of this one's); else the feed's rows.
+        sweeping = self._sweep_due(feed.pending()[0] == 0)
+        rows = [] if sweeping else feed.take(self.batch_size)
+        if not sweeping and not rows:
+            return 0
+        ids = None if sweeping else [r.id for r in rows]
+        try:
+            with self.store.claim_outbox(ids, self.batch_size) as claim:
+                held = [r for r in rows if r.id in claim.ids] if rows else claim.rows
+                sent = self._publish(publisher, held) if held else []
+                claim.sent([r.id for r in sent], datetime.now(UTC))
+        finally:
+            feed.forget(ids or [])  # sent, held by another hub, or left in the table for a sweep
+        if sent:
+            self.observer.published([r.routing_key.split(".", 1)[0] for r in sent])
+        return len(rows) or len(held)
+
+    def _sweep_due(self, idle: bool) -> bool:
+        """Whether to look in the table now (see :meth:`_sweep` for when); resets the clock."""
+        feed = self.store.outbox_feed
+        now = time.monotonic()
+        if not feed.sweep_due() and now - self._last_sweep < (self.idle_seconds if idle else SWEEP_BUSY_SECONDS):
+            return False
+        self._last_sweep = now
+        return True
+
     def _sweep(self, idle: bool) -> list[OutboxRow]:
         """Unsent rows of the table that the feed does not hold, when a sweep is due.
 
@@ -124,11 +170,8 @@ class Relay:
         process are not starved by a steady stream of this one's.
         """
         feed = self.store.outbox_feed
-        now = time.monotonic()
-        since = now - self._last_sweep
-        if not feed.sweep_due() and since < (self.idle_seconds if idle else SWEEP_BUSY_SECONDS):
+        if not self._sweep_due(idle):
             return []
-        self._last_sweep = now
         # Known before the read as well as after it: a row marked while we read is not new.
         before = feed.known()
         after_id = 0

@@ -101,6 +101,12 @@ class OutboxFeed:
             with self._lock:
                 self._marks.append(Marks(sent_at, tuple(ids)))
 
+    def forget(self, ids: Iterable[int]) -> None:
+        """These rows are settled elsewhere (marked sent under a row lock, or held by another
+        hub): the feed no longer follows them."""
+        with self._lock:
+            self._known.difference_update(ids)
+
     def fail(self, ids: Iterable[int]) -> None:
         """These rows were not confirmed: forget them, so that the next sweep publishes them."""
         with self._lock:

@@ -103,6 +103,21 @@ def mark_sent(dialect: str) -> Update:
     )
 
 
+def claim_outbox(county: str, ids: Sequence[int] | None, limit: int) -> Select[Any]:
+    """Unsent outbox rows (of ``ids``, or the oldest), locked, passing over rows others hold.
+
+    PostgreSQL only (``FOR UPDATE SKIP LOCKED``): two relays never hold the same row,
+    so of several hub replicas one publishes each row. With ``ids`` only the ids are
+    read (the caller has the rows); otherwise whole rows, oldest first.
+    """
+    unsent = [outbox.c.county == county, outbox.c.sent_at.is_(None)]
+    if ids is not None:
+        query = select(outbox.c.id).where(*unsent, outbox.c.id.in_(list(ids)))
+    else:
+        query = select(outbox).where(*unsent)
+    return query.order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)
+
+
 def claim_due(county: str, now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
     """Deadlines whose fire time has come, oldest first; the index on (county, fire_at) serves it.
 

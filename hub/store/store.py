@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from alembic.util import CommandError
@@ -57,6 +58,7 @@ STATISTICS_MIN_ROWS: Final = 200
 
 __all__ = [
     "Conflict",
+    "OutboxClaim",
     "OutboxMessage",
     "OutboxRow",
     "ReplayRecord",
@@ -206,14 +208,7 @@ class Store:
             .limit(limit)
         )
         with self._reading() as connection:
-            return [
-                OutboxRow(
-                    exchange=row.exchange, routing_key=row.routing_key, body=bytes(row.body),
-                    headers=dict(row.headers), message_id=row.message_id, created_at=row.created_at,
-                    id=row.id, sent_at=row.sent_at,
-                )  # fmt: skip
-                for row in connection.execute(query)
-            ]
+            return [_outbox_row(row) for row in connection.execute(query)]
 
     @translating
     def mark_sent(self, ids: Sequence[int], sent_at: datetime | None = None) -> None:
@@ -248,6 +243,42 @@ class Store:
             raise
         self.outbox_feed.marked(marks)
         return sum(len(m.ids) for m in marks)
+
+    @property
+    def locks_outbox(self) -> bool:
+        """Whether relays claim outbox rows with row locks (PostgreSQL: several hubs may share
+        the ledger) rather than trusting the in-memory feed of one process (SQLite)."""
+        return self._engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def claim_outbox(self, ids: Sequence[int] | None = None, limit: int = 500) -> Iterator[OutboxClaim]:
+        """Lock unsent outbox rows for the block (PostgreSQL); mark the ones it reports sent.
+
+        ``ids``: of these rows (the feed's), the ones still unsent and held by no other
+        relay; ``None``: up to ``limit`` of the oldest such rows, read whole (a sweep).
+        The rows stay locked, so no other hub publishes them, until the block ends; the
+        ids given to :meth:`OutboxClaim.sent` are marked sent in the same transaction.
+        If the block raises, nothing is marked and the rows are unlocked for a later try.
+
+        Raises:
+            Unavailable: the database is unreachable.
+            StoreError: not PostgreSQL (see :attr:`locks_outbox`).
+        """
+        if not self.locks_outbox:
+            raise StoreError("outbox rows are claimed with row locks on PostgreSQL only")
+        with translated(), self._engine.connect() as connection, connection.begin():
+            query = queries.claim_outbox(self._county, ids, limit if ids is None else max(1, len(ids)))
+            if ids is not None:
+                claim = OutboxClaim(frozenset(connection.scalars(query)), [])
+            else:
+                rows = [_outbox_row(row) for row in connection.execute(query)]
+                claim = OutboxClaim(frozenset(r.id for r in rows), rows)
+            yield claim
+            if claim.sent_ids:
+                connection.execute(
+                    queries.mark_sent(connection.dialect.name),
+                    {"b_county": self._county, "ids": list(claim.sent_ids), "b_sent_at": claim.sent_at},
+                )
 
     @translating
     def outbox_backlog(self) -> tuple[int, datetime | None]:
@@ -336,6 +367,36 @@ class Store:
                 ReplayRecord(row.id, row.message_id, row.replayed_at, row.actor, row.reason, row.outcome)
                 for row in connection.execute(query)
             ]
+
+
+@dataclass
+class OutboxClaim:
+    """Outbox rows locked by :meth:`Store.claim_outbox`, and those the holder got confirmed."""
+
+    ids: frozenset[int]  # the rows held
+    rows: list[OutboxRow]  # read whole (a sweep), in id order; empty when claimed by id
+    sent_ids: list[int] = field(default_factory=list)
+    sent_at: datetime | None = None
+
+    def sent(self, ids: Sequence[int], sent_at: datetime) -> None:
+        """The broker confirmed these rows: mark them sent when the claim ends.
+
+        Raises:
+            ValueError: an id is not one of the rows held.
+        """
+        strays = set(ids) - self.ids
+        if strays:
+            raise ValueError(f"outbox rows {sorted(strays)} are not held by this claim")
+        self.sent_ids += ids
+        self.sent_at = sent_at
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        exchange=row.exchange, routing_key=row.routing_key, body=bytes(row.body),
+        headers=dict(row.headers), message_id=row.message_id, created_at=row.created_at,
+        id=row.id, sent_at=row.sent_at,
+    )  # fmt: skip
 
 
 def _check_county(county: str) -> None:
