@@ -37,6 +37,8 @@ MARKS_HELD_MAX = 5_000
 MARKS_HELD_FOR = timedelta(seconds=0.3)
 #: While rows keep arriving in memory, the table is still swept for others this often.
 SWEEP_BUSY_SECONDS = 5.0
+#: Unsent ids a sweep reads per query, looking for rows the feed does not hold.
+SWEEP_ID_PAGE = 5_000
 
 
 class Relay:
@@ -176,11 +178,14 @@ class Relay:
         before = feed.known()
         after_id = 0
         while True:
-            page = self.store.pending_outbox(self.batch_size, after_id=after_id)
-            fresh = feed.claim([r for r in page if r.id not in before])
-            if fresh or len(page) < self.batch_size:
+            # Ids first (the partial index of unsent rows covers them): while busy, most
+            # unsent rows are this process's own, in flight, and need not be read whole.
+            ids = self.store.unsent_outbox_ids(SWEEP_ID_PAGE, after_id=after_id)
+            unknown = [i for i in ids if i not in before][: self.batch_size]
+            fresh = feed.claim(self.store.outbox_rows(unknown)) if unknown else []
+            if fresh or len(ids) < SWEEP_ID_PAGE:
                 return fresh
-            after_id = page[-1].id
+            after_id = ids[-1]
 
     def _publish(self, publisher: Publisher, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
         messages = [

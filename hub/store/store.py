@@ -211,6 +211,31 @@ class Store:
             return [_outbox_row(row) for row in connection.execute(query)]
 
     @translating
+    def unsent_outbox_ids(self, limit: int, *, after_id: int = 0) -> list[int]:
+        """Up to ``limit`` ids of unsent outbox rows above ``after_id``, in order (no bodies read)."""
+        query = (
+            select(outbox.c.id)
+            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id > after_id)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return list(connection.scalars(query))
+
+    @translating
+    def outbox_rows(self, ids: Sequence[int]) -> list[OutboxRow]:
+        """The unsent outbox rows among ``ids``, whole, in id order."""
+        if not ids:
+            return []
+        query = (
+            select(outbox)
+            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id.in_(list(ids)))
+            .order_by(outbox.c.id)
+        )
+        with self._reading() as connection:
+            return [_outbox_row(row) for row in connection.execute(query)]
+
+    @translating
     def mark_sent(self, ids: Sequence[int], sent_at: datetime | None = None) -> None:
         """Mark outbox rows as confirmed by the broker."""
         if not ids:

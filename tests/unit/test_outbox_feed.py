@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from hub import relay as relay_module
 from hub.bus.types import Broker, FailureReason, Outgoing, PublishFailed
 from hub.metrics import HubMetrics
 from hub.observe import Observer
@@ -182,3 +183,28 @@ def test_relay_sweeps_rows_it_was_not_handed_without_repeating_those_it_was(
     store.mark_confirmed()
     assert sorted(str(m.message_id) for m in publisher.published) == [f"m-{n}" for n in range(1, 6)]
     assert store.outbox_backlog() == (0, None)
+
+
+def test_a_busy_sweep_reads_ids_past_the_rows_in_flight_to_find_a_row_of_another_process(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay_module, "SWEEP_ID_PAGE", 2)
+    with store.transaction() as tx:
+        tx.add_outbox([message(n) for n in range(1, 6)])  # in this process's feed, not yet published
+    other = Store.open(sqlite_url(tmp_path))  # e.g. `sihub dlq replay` writing to the same ledger
+    try:
+        with other.transaction() as tx:
+            tx.add_outbox([message(6)])
+    finally:
+        other.close()
+    worker = relay(store)
+    read: list[list[int]] = []
+    whole = store.outbox_rows
+    monkeypatch.setattr(store, "outbox_rows", lambda ids: read.append(list(ids)) or whole(ids))
+    publisher = RecordingPublisher()
+    assert worker.drain_once(publisher) == 1  # the sweep of a fresh relay: three pages of ids
+    assert [m.message_id for m in publisher.published] == ["m-6"]
+    assert len(read) == 1 and len(read[0]) == 1  # only the row the feed lacked was read whole
+    while worker.drain_once(publisher):
+        pass
+    assert sorted(str(m.message_id) for m in publisher.published) == [f"m-{n}" for n in range(1, 7)]
