@@ -32,7 +32,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from operator import attrgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -71,8 +70,7 @@ def _decode_datetime(text: str) -> datetime:
 def _optional(inner: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
     encode_inner, decode_inner = inner
     return (
-        # None is stored as it is, like every value of an identity encoder.
-        _identity if encode_inner is _identity else lambda value: None if value is None else encode_inner(value),
+        lambda value: None if value is None else encode_inner(value),
         lambda data: None if data is None else decode_inner(data),
     )
 
@@ -80,7 +78,7 @@ def _optional(inner: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
 def _tuple_of(item: tuple[Encoder, Decoder]) -> tuple[Encoder, Decoder]:
     encode_item, decode_item = item
     return (
-        list if encode_item is _identity else lambda value: [encode_item(v) for v in value],
+        lambda value: [encode_item(v) for v in value],
         lambda data: tuple(decode_item(d) for d in data),
     )
 
@@ -95,17 +93,9 @@ def _fixed_tuple(items: list[tuple[Encoder, Decoder]]) -> tuple[Encoder, Decoder
 def _dataclass(kind: type[Any]) -> tuple[Encoder, Decoder]:
     hints = typing.get_type_hints(kind)
     fields = [(f.name, *_codec(hints[f.name])) for f in dataclasses.fields(kind) if f.init]
-    names = tuple(name for name, _, _ in fields)
-    # Every field read in one C call; only those that are not stored as they are get
-    # their encoder (assigning an existing key keeps the field order of the document).
-    read = attrgetter(*names) if len(names) > 1 else (lambda value: (getattr(value, names[0]),))
-    coded = [(name, enc) for name, enc, _ in fields if enc is not _identity]
 
     def encode_one(value: Any) -> dict[str, Any]:
-        out = dict(zip(names, read(value), strict=True))
-        for name, enc in coded:
-            out[name] = enc(out[name])
-        return out
+        return {name: enc(getattr(value, name)) for name, enc, _ in fields}
 
     def decode_one(data: dict[str, Any]) -> Any:
         # Missing keys take the field default (older documents); unknown keys are ignored.
