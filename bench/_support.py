@@ -8,12 +8,19 @@ import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from hub.bus.management import ManagementClient
 from hub.bus.topology import default_topology, to_definitions
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SIHUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 ADMIN_URL = os.environ.get("SIHUB_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
@@ -62,3 +69,21 @@ def finish(name: str, figures: dict[str, Any], bar: str, ratio: float | None, pa
         )
     )
     return 0
+
+
+@contextmanager
+def ledger(kind: str, directory: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty ledger: a scratch PostgreSQL database, or a SQLite file."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'ledger.db'}"
+        return
+    name = f"sihub_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

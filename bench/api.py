@@ -33,17 +33,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bench._support import finish, free_port, percentile, scratch_county, url_for
+from bench._support import finish, free_port, ledger, percentile, scratch_county, url_for
 
 #: Held to: the 99th percentile of the latency, and not one error.
 BAR_P99_SECONDS = 0.050
 BAR = "p99 <= 50 ms and 0 errors at the offered rate"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SIHUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 TOKEN = "bench-tax-token-" + uuid.uuid4().hex
 WARMUP_REQUESTS = 100
 
@@ -76,24 +71,6 @@ class Results:
         """Count one failed request by what went wrong."""
         with self.lock:
             self.errors[what] = self.errors.get(what, 0) + 1
-
-
-@contextmanager
-def ledger(kind: str, directory: Path) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty ledger: a scratch PostgreSQL database, or a SQLite file."""
-    if kind == "sqlite":
-        yield f"sqlite:///{directory / 'ledger.db'}"
-        return
-    name = f"sihub_bench_api_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

@@ -26,12 +26,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench._processes import Child, spawn
-from bench._support import ADMIN_URL, finish, free_port, percentile, scratch_county, url_for
+from bench._support import ADMIN_URL, finish, free_port, ledger, percentile, scratch_county, url_for
 from contracts import build
 from contracts.codes import Channel, Department, InsuranceType, Matter
 from contracts.messages.case import CaseRegistered
@@ -115,8 +116,10 @@ class Sink:
             broker.close()
 
 
-def wait_for_consumer(vhost: str, queue: str, child: Child, timeout_seconds: float = 60) -> None:
-    """Block until ``queue`` has a consumer (the relay under test is up).
+def wait_for_consumer(
+    vhost: str, queue: str, child: Child, timeout_seconds: float = 60, consumers: int = 1
+) -> None:
+    """Block until ``queue`` has ``consumers`` consumers (the relays under test are up).
 
     Raises:
         RuntimeError: the process ended, or did not consume within ``timeout_seconds``.
@@ -127,7 +130,7 @@ def wait_for_consumer(vhost: str, queue: str, child: Child, timeout_seconds: flo
         while time.monotonic() < deadline:
             if child.popen.poll() is not None:
                 raise RuntimeError(f"{child.name} exited with {child.popen.returncode} before consuming")
-            if any(q["name"] == queue and q.get("consumers", 0) > 0 for q in management.queues(vhost)):
+            if any(q["name"] == queue and q.get("consumers", 0) >= consumers for q in management.queues(vhost)):
                 return
             time.sleep(0.2)
     finally:
@@ -174,48 +177,54 @@ def produce(
 
 
 def run_phase(
-    kind: str, count: int, rate: float | None, database: str, report: Callable[[str], None]
-) -> dict[str, float]:
+    kind: str, count: int, rate: float | None, database: str, report: Callable[[str], None],
+    replicas: int = 1,
+) -> dict[str, float]:  # fmt: skip
     """One measurement in a fresh vhost: throughput (rate None) or latency at ``rate``."""
     with (
         scratch_county(f"{kind}-{'max' if rate is None else int(rate)}") as vhost,
         tempfile.TemporaryDirectory() as tmp,
+        ledger(database, Path(tmp)) if kind == "hub" else nullcontext("") as db,
     ):
         relay_url = url_for(vhost, "hub", "hub-dev")
         if kind == "bare":
             key: Callable[[Delivery], str] = lambda d: d.message_id or ""  # noqa: E731
-            child = spawn("bare relay", ["-m", "bench._bare_relay", relay_url], {}, Path(tmp) / "bare.log")
+            children = [spawn("bare relay", ["-m", "bench._bare_relay", relay_url], {}, Path(tmp) / "bare.log")]
         else:
             key = lambda d: json.loads(d.body)["causation_id"]  # noqa: E731
-            db = database if database != "sqlite" else f"sqlite:///{Path(tmp) / 'ledger.db'}"
-            child = spawn(
-                "hub",
-                ["-m", "hub", "--log-level", "WARNING", "serve", "--broker-url", relay_url,
-                 "--database-url", db, "--port", str(free_port())],
-                {},
-                Path(tmp) / "hub.log",
-            )  # fmt: skip
+            children = [
+                spawn(
+                    "hub",
+                    ["-m", "hub", "--log-level", "WARNING", "serve", "--broker-url", relay_url,
+                     "--database-url", db, "--port", str(free_port())],
+                    {},
+                    Path(tmp) / f"hub-{n}.log",
+                )
+                for n in range(replicas)
+            ]  # fmt: skip
         stop = threading.Event()
         sink = Sink(url_for(vhost, "hrss", "hrss-dev"), key, stop=stop)
         receiver = threading.Thread(target=sink.run)
         try:
-            wait_for_consumer(vhost, "sihub.hub.in", child)
+            for child in children:
+                wait_for_consumer(vhost, "sihub.hub.in", child, consumers=len(children))
             receiver.start()
             batch = messages(count, 0)
             sent: dict[str, float] = {}
-            cpu_before = cpu_seconds(child.pid)
+            cpu_before = sum(cpu_seconds(c.pid) for c in children)
             started = time.perf_counter()
             produce(url_for(vhost, "hrss", "hrss-dev"), batch, rate, sent)
             deadline = time.perf_counter() + 300
             while len(sink.received) < count and time.perf_counter() < deadline:
                 time.sleep(0.02)
             elapsed = max(sink.received.values(), default=started) - started
-            cpu = cpu_seconds(child.pid) - cpu_before
+            cpu = sum(cpu_seconds(c.pid) for c in children) - cpu_before
         finally:
             stop.set()
             if receiver.is_alive():
                 receiver.join(30)
-            child.stop()
+            for child in children:
+                child.stop()
         latencies = [(sink.received[m] - sent[m]) * 1000 for m in sent if m in sink.received]
         delivered = len(sink.received)
         result = {
@@ -231,7 +240,8 @@ def run_phase(
         report(
             f"{kind:>4} {label}: {result['delivered']:.0f}/{count} delivered in {elapsed:.2f}s = "
             f"{result['rate']:.0f} msgs/s; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
-            f"{result['cpu_us_per_msg']:.0f} µs of CPU per message in the {child.name} process"
+            f"{result['cpu_us_per_msg']:.0f} µs of CPU per message in the {children[0].name} "
+            + ("process" if len(children) == 1 else f"processes ({len(children)}, together)")
         )
         return result
 
@@ -248,18 +258,26 @@ def main(argv: list[str]) -> int:
         "--rate", type=float, default=1000.0, help="offered load of the latency runs"
     )
     parser.add_argument(
-        "--database", default="sqlite", help="'sqlite' (a temp file) or a PostgreSQL URL"
-    )
+        "--database", choices=["sqlite", "postgresql"], default="sqlite",
+        help="ledger: a SQLite file (default, as `sihub serve`) or a scratch PostgreSQL database",
+    )  # fmt: skip
+    parser.add_argument(
+        "--replicas", type=int, default=1,
+        help="hub processes sharing the ledger and the inbound queue (default 1; more needs PostgreSQL)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")
     report = print
     report(
-        f"bench relay: {args.messages} registrations, quorum queues, confirms on; ledger on {args.database}"
+        f"bench relay: {args.messages} registrations, quorum queues, confirms on; ledger on {args.database}, "
+        f"{args.replicas} hub process(es)"
     )
     bare = run_phase("bare", args.messages, None, args.database, report)
-    hub = run_phase("hub", args.messages, None, args.database, report)
+    hub = run_phase("hub", args.messages, None, args.database, report, args.replicas)
     latency_count = int(args.rate * args.latency_seconds)
     bare_latency = run_phase("bare", latency_count, args.rate, args.database, report)
-    hub_latency = run_phase("hub", latency_count, args.rate, args.database, report)
+    hub_latency = run_phase("hub", latency_count, args.rate, args.database, report, args.replicas)
     ratio = hub["rate"] / bare["rate"] if bare["rate"] else 0.0
     complete = hub["delivered"] == hub["messages"] and bare["delivered"] == bare["messages"]
     report(f"ratio hub / bare relay = {ratio:.2f} (bar ≥ {BAR})")
@@ -276,6 +294,7 @@ def main(argv: list[str]) -> int:
             "hub_p99_ms_at_rate": round(hub_latency["p99_ms"], 1),
             "offered_msgs_per_s": args.rate,
             "database": args.database,
+            "replicas": args.replicas,
             "complete": complete,
         },
         f"hub >= {BAR} x bare relay throughput",
