@@ -1,4 +1,5 @@
-"""Several hubs on one PostgreSQL ledger: each outbox row is published by one relay, once.
+"""Several hubs on one PostgreSQL ledger: each outbox row is published by one relay, once,
+and cases go through their loop with both hubs taking their messages.
 
 Each hub's relay publishes the rows its own process committed (its in-memory feed)
 and sweeps the table for rows nobody publishes. Without row locks a replica's sweep
@@ -15,8 +16,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -26,7 +29,7 @@ from contracts.codes import Department
 from hub.bus.factory import open_broker
 from hub.bus.management import ManagementClient
 from hub.bus.topology import default_topology, to_definitions
-from hub.bus.types import Broker, Outgoing
+from hub.bus.types import Broker, Consumer, Outgoing
 from hub.config import load_settings
 from hub.ids import uuid7
 from hub.metrics import HubMetrics
@@ -195,38 +198,123 @@ def registrations(count: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def test_two_hubs_on_one_ledger_deliver_each_routed_case_once(
-    rabbit_management: ManagementClient, rabbit_url: Callable[..., str]
-) -> None:
+@contextmanager
+def two_hubs(
+    management: ManagementClient, url: Callable[..., str], **settings: Any
+) -> Iterator[tuple[str, str, list[HubRuntime]]]:
+    """Two hub runtimes on one scratch vhost and one scratch PostgreSQL ledger, connected."""
     vhost = f"sihub-test-replicas-{uuid.uuid4().hex[:8]}"
-    rabbit_management.create_vhost(vhost)
-    rabbit_management.import_definitions(to_definitions(default_topology(vhost=vhost), with_users=True))
-    count = 400
+    management.create_vhost(vhost)
+    management.import_definitions(to_definitions(default_topology(vhost=vhost), with_users=True))
     try:
         with scratch_postgres("replicas_e2e") as database_url:
-            config = load_settings(None, broker_url=rabbit_url(vhost, "hub", "hub-dev"), database_url=database_url,
-                                   retry_delay_seconds=0.2, scheduler_interval_seconds=0.2, batch_size=20)  # fmt: skip
+            config = load_settings(None, broker_url=url(vhost, "hub", "hub-dev"), database_url=database_url,
+                                   scheduler_interval_seconds=0.2, batch_size=20, **settings)  # fmt: skip
             runtimes = [HubRuntime(config), HubRuntime(config)]
             for runtime in runtimes:
                 runtime.start()
             try:
-                deliveries = _run_registrations(rabbit_url(vhost, "tax", "tax-dev"), registrations(count), runtimes)
+                deadline = time.monotonic() + 30
+                while not all(r.ready() for r in runtimes):
+                    assert time.monotonic() < deadline, "the hubs did not connect"
+                    time.sleep(0.1)
+                yield vhost, database_url, runtimes
             finally:
                 for runtime in runtimes:
                     runtime.stop()
     finally:
-        rabbit_management.delete_vhost(vhost)
+        management.delete_vhost(vhost)
+
+
+def test_two_hubs_on_one_ledger_deliver_each_routed_case_once(
+    rabbit_management: ManagementClient, rabbit_url: Callable[..., str]
+) -> None:
+    count = 400
+    with two_hubs(rabbit_management, rabbit_url, retry_delay_seconds=0.2) as (vhost, _, _):
+        deliveries = _run_registrations(rabbit_url(vhost, "tax", "tax-dev"), registrations(count))
     copies = Counter(json.loads(body)["causation_id"] for body in deliveries)
     assert len(copies) == count
     assert max(copies.values()) == 1, f"{sum(v > 1 for v in copies.values())} routed cases arrived twice"
 
 
-def _run_registrations(url: str, batch: list[tuple[str, bytes]], runtimes: list[HubRuntime]) -> list[bytes]:
+LIFECYCLE = (  # (type, sender, the departments that get the hub's message about it)
+    ("case.registered", "tax", ("tax", "hrss")),  # case.routed to the intake and the owner
+    ("case.accepted", "hrss", ("tax",)),
+    ("case.handled", "hrss", ("tax",)),
+    ("case.feedback_given", "tax", ("hrss",)),
+    ("case.closed", "tax", ("hrss",)),
+)
+
+
+def test_two_hubs_take_cases_through_the_loop_with_every_step_sent_at_once(
+    rabbit_management: ManagementClient, rabbit_url: Callable[..., str]
+) -> None:
+    """Each step of 60 cases is published without waiting for the one before: the two hubs
+    meet steps before their case (retried until it is there) and append to one chain at once."""
+    count = 60
+    case_ids = [f"tax-2026-{n:06d}" for n in range(count)]
+    with two_hubs(rabbit_management, rabbit_url, retry_delay_seconds=0.5) as (vhost, database_url, _):
+        brokers = {d: open_broker(rabbit_url(vhost, d, f"{d}-dev")) for d in ("tax", "hrss")}
+        publishers = {d: b.publisher() for d, b in brokers.items()}
+        try:
+            for type_, sender, _ in LIFECYCLE:
+                example = envelope(type_)
+                publishers[sender].publish([
+                    Outgoing("sihub.in", f"{sender}.{type_}", message.to_json(), message_id=str(message.message_id), user_id=sender)
+                    for message in (build(type_, example.payload, source=Department(sender), message_id=uuid7(),
+                                          occurred_at=datetime.now(UTC), case_id=case_id) for case_id in case_ids)
+                ])  # fmt: skip
+            got = _drain({d: b.consumer(f"sihub.dept.{d}", prefetch=500) for d, b in brokers.items()}, 5 * count)
+        finally:
+            for name, broker in brokers.items():
+                publishers[name].close()
+                broker.close()
+        ledger = Store.open(database_url, migrate=False)
+        try:
+            with ledger.transaction(read_only=True) as tx:
+                cases = tx.load_cases(case_ids)
+            tampered = ledger.verify_audit()
+        finally:
+            ledger.close()
+        quarantined = [q.get("messages", 0) for q in rabbit_management.queues(vhost) if q["name"] == "sihub.quarantine"]
+    assert Counter((c.stage.value, c.version) for c in cases.values()) == {("closed", 5): count}
+    assert tampered == []
+    assert quarantined == [0]
+    expected = Counter(
+        (department, hub_type, case_id)
+        for type_, _, departments in LIFECYCLE
+        for department in departments
+        for hub_type in ["case.routed" if type_ == "case.registered" else type_]
+        for case_id in case_ids
+    )
+    assert got == expected  # each once: nothing lost, nothing twice
+
+
+def _drain(consumers: dict[str, Consumer], at_least: int) -> Counter[tuple[str, str, str]]:
+    """(department, type, case id) of what reaches the departments' queues, until quiet after ``at_least``."""
+    got: Counter[tuple[str, str, str]] = Counter()
+    quiet_since, deadline = time.monotonic(), time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            busy = False
+            for name, consumer in consumers.items():
+                batch = consumer.fetch(500, 0.1)
+                for delivery in batch:
+                    body = json.loads(delivery.body)
+                    got[(name, body["type"], body["case_id"])] += 1
+                if batch:
+                    consumer.ack([d.delivery_tag for d in batch])
+                    busy, quiet_since = True, time.monotonic()
+            if not busy and sum(got.values()) >= at_least and time.monotonic() - quiet_since > 2.0:
+                break
+    finally:
+        for consumer in consumers.values():
+            consumer.close()
+    return got
+
+
+def _run_registrations(url: str, batch: list[tuple[str, bytes]]) -> list[bytes]:
     """Publish ``batch`` as tax in small bursts; what reaches tax's queue until it goes quiet."""
-    deadline = time.monotonic() + 30
-    while not all(r.ready() for r in runtimes):
-        assert time.monotonic() < deadline, "the hubs did not connect"
-        time.sleep(0.1)
     broker = open_broker(url)
     publisher, consumer = broker.publisher(), broker.consumer("sihub.dept.tax", prefetch=500)
     received: list[bytes] = []
