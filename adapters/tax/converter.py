@@ -23,10 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.tax.rows import ColumnMap, RowProblem, to_record
+from adapters.tax.rows import ColumnMap, RowProblem, first_cells, inferred_payer_kind, to_record
 from contracts import ValidationSettings
 from contracts.codes import InsuranceType, PayerKind
-from contracts.identifiers import id_number_problem, uscc_problem
 from contracts.messages.payment import PaymentRecord
 
 _CENT = Decimal("0.01")
@@ -35,7 +34,6 @@ _PLAIN_MONEY = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
 # Year 0000 is left to to_record: it is not a calendar year.
 _PLAIN_MONTH = re.compile(r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])")
 _PLAIN_DAY = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})")
-_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _CODES: Mapping[str, InsuranceType] = {kind.value: kind for kind in InsuranceType}
 _VALIDATE = PaymentRecord.__pydantic_validator__.validate_python
 
@@ -98,14 +96,6 @@ def _day(cell: Any) -> date:
     return value
 
 
-@lru_cache(maxsize=1 << 16)
-def _is_credit_code(payer_id: str) -> bool:
-    """As ``rows._is_credit_code``; cached, since a payer appears on many rows of an export."""
-    if len(payer_id) != 18 or id_number_problem(payer_id) is None:
-        return False
-    return not _ID_SHAPE.fullmatch(payer_id) or uscc_problem(payer_id) is None
-
-
 class RowConverter:
     """Turns the rows of one file into records; built from the file's column keys."""
 
@@ -125,15 +115,9 @@ class RowConverter:
 
     def values(self, row: Sequence[Any] | Mapping[Any, Any]) -> dict[str, Any]:
         """Internal column → cell; of several keys for one column, the first non-blank cell."""
-        values: dict[str, Any] = {}
         if isinstance(row, Mapping):
-            for column, found in self._keys:
-                for key in found:
-                    cell = row.get(key)
-                    if cell is not None and cell != "":
-                        values[column] = cell
-                        break
-            return values
+            return first_cells(self._keys, row)
+        values: dict[str, Any] = {}
         size = len(row)
         for column, found in self._keys:
             for index in found:
@@ -169,11 +153,8 @@ class RowConverter:
             if named not in mapping.payer_kinds:
                 raise _Unusual
             payer_kind = mapping.payer_kinds[named]
-        elif _is_credit_code(payer_id) if payer_id else person is None and "employer_uscc" in row:
-            payer_kind = PayerKind.EMPLOYER
         else:
-            resident = kind in mapping.resident_types
-            payer_kind = PayerKind.RESIDENT if resident else PayerKind.FLEXIBLE_WORKER
+            payer_kind = inferred_payer_kind(payer_id, person, "employer_uscc" in row, kind, mapping)
         employer = payer_kind is PayerKind.EMPLOYER
         base = row.get("contribution_base")
         late_fee = row.get("late_fee")

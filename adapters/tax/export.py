@@ -75,6 +75,11 @@ def _normal(name: Any) -> str:
     return str(name or "").replace("\ufeff", "").strip().lower()
 
 
+def header_names(keys: Mapping[str, Sequence[Any]]) -> dict[str, str]:
+    """Internal column → the file's header name read for it (for problems worded as the file has it)."""
+    return {column: str(found[0]).replace("\ufeff", "").strip() for column, found in keys.items()}
+
+
 def column_keys(header: Iterable[Any], mapping: ColumnMap) -> dict[str, list[Any]]:
     """Internal column → the file's header keys for it, in the order ``columns.toml`` lists names.
 
@@ -122,7 +127,7 @@ class ExportReader:
         except ExportError:
             table.close()
             raise
-        self._header_of = {column: str(found[0]).replace("\ufeff", "").strip() for column, found in keys.items()}
+        self._header_of = header_names(keys)
         by_position = _positions(table.header, keys) if kind != "jsonl" else keys
         self._converter = RowConverter(by_position, mapping, self._header_of, settings)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -89,12 +90,37 @@ def insurance_type(cell: Any, mapping: ColumnMap) -> InsuranceType:
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
+@lru_cache(maxsize=1 << 16)  # a payer appears on many rows of an export
 def _is_credit_code(payer_id: str) -> bool:
     """Whether a 缴费人识别号 is an employer's credit code rather than a person's ID number."""
     if len(payer_id) != 18 or id_number_problem(payer_id) is None:
         return False  # a valid ID number, or neither shape: read as a person's
     # 18 digits with a wrong ID check digit: a credit code only if its own check passes.
     return not _ID_SHAPE.fullmatch(payer_id) or uscc_problem(payer_id) is None
+
+
+def first_cells(keys: Iterable[tuple[str, Sequence[Any]]], row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row read by key, as internal column → cell: of several keys for one column, the first
+    non-blank cell. ``keys`` as ``column_keys(...).items()`` gives them."""
+    values: dict[str, Any] = {}
+    for column, candidates in keys:
+        for key in candidates:
+            cell = row.get(key)
+            if cell is not None and cell != "":
+                values[column] = cell
+                break
+    return values
+
+
+def inferred_payer_kind(
+    payer_id: str | None, person: str | None, has_employer_uscc: bool, kind: InsuranceType, mapping: ColumnMap
+) -> PayerKind:
+    """The payer kind of a row that does not name it: an employer by its credit code (or, with
+    no payer id, by an employer column and no person), else a resident or a flexible worker
+    by the insurance type. Shared by this reader and the fast one (``adapters.tax.converter``)."""
+    if _is_credit_code(payer_id) if payer_id else person is None and has_employer_uscc:
+        return PayerKind.EMPLOYER
+    return PayerKind.RESIDENT if kind in mapping.resident_types else PayerKind.FLEXIBLE_WORKER
 
 
 def _payer(row: Mapping[str, Any], kind: InsuranceType, mapping: ColumnMap) -> dict[str, Any]:
@@ -105,11 +131,8 @@ def _payer(row: Mapping[str, Any], kind: InsuranceType, mapping: ColumnMap) -> d
         if named not in mapping.payer_kinds:
             raise CellError("payer_kind", "unknown payer kind (单位, 灵活就业人员 or 城乡居民)")
         payer_kind = mapping.payer_kinds[named]
-    elif _is_credit_code(payer_id) if payer_id else person is None and "employer_uscc" in row:
-        payer_kind = PayerKind.EMPLOYER
     else:
-        resident = kind in mapping.resident_types
-        payer_kind = PayerKind.RESIDENT if resident else PayerKind.FLEXIBLE_WORKER
+        payer_kind = inferred_payer_kind(payer_id, person, "employer_uscc" in row, kind, mapping)
     employer = payer_kind is PayerKind.EMPLOYER
     return {
         "payer_kind": payer_kind,

@@ -15,14 +15,14 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any, Final, Literal
 
 from adapters.errors import ExportError
-from adapters.tax.export import column_keys
-from adapters.tax.rows import ColumnMap, RowProblem, to_record
+from adapters.tax.export import column_keys, header_names
+from adapters.tax.rows import ColumnMap, RowProblem, first_cells, to_record
 from contracts.messages.payment import PaymentRecord
 from contracts.values import ValidationSettings
 
@@ -77,32 +77,16 @@ def detect_encoding(file: IO[bytes]) -> str:
     raise ExportError("the upload is neither UTF-8 nor GBK text; export it again as CSV in UTF-8 or GBK")
 
 
-def _values(keys: Mapping[str, list[Any]], row: Mapping[Any, Any]) -> dict[str, Any]:
-    """A row keyed by internal column: of several header keys for one column, the first non-blank."""
-    values: dict[str, Any] = {}
-    for column, candidates in keys.items():
-        for key in candidates:
-            cell = row.get(key)
-            if cell is not None and cell != "":
-                values[column] = cell
-                break
-    return values
-
-
-def _header_of(keys: Mapping[str, list[Any]]) -> dict[str, str]:
-    return {column: str(found[0]).replace("\ufeff", "").strip() for column, found in keys.items()}
-
-
 def _csv_rows(text: IO[str], mapping: ColumnMap) -> Iterator[tuple[int, dict[str, Any], dict[str, str]]]:
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
         raise ExportError("the upload is empty: no header row")
     keys = column_keys(header, mapping)  # a missing required column stops the whole file
-    header_of = _header_of(keys)
+    header_of = header_names(keys)
     for cells in reader:
         if any(cell.strip() for cell in cells):
-            yield reader.line_num, _values(keys, dict(zip(header, cells, strict=False))), header_of
+            yield reader.line_num, first_cells(keys.items(), dict(zip(header, cells, strict=False))), header_of
 
 
 def _jsonl_rows(
@@ -128,9 +112,9 @@ def _jsonl_rows(
                 report.rows += 1
                 report.refuse(RowProblem(number, "(line)", str(error)))
                 continue
-            known[shape] = keys, _header_of(keys)
+            known[shape] = keys, header_names(keys)
         keys, header_of = known[shape]
-        yield number, _values(keys, value), header_of
+        yield number, first_cells(keys.items(), value), header_of
 
 
 def read_records(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +11,8 @@ from hypothesis import strategies as st
 
 from adapters.errors import ExportError
 from adapters.tax.converter import RowConverter
-from adapters.tax.export import column_keys, decode_text, open_export
-from adapters.tax.rows import ColumnMap, RowProblem, to_record
+from adapters.tax.export import column_keys, decode_text, header_names, open_export
+from adapters.tax.rows import ColumnMap, RowProblem, first_cells, to_record
 from adapters.tax.tables import text_encoding
 from contracts import ValidationSettings
 from contracts.messages.payment import PaymentRecord
@@ -66,16 +65,8 @@ HEADER = list(GOOD)
 def reference(header: Sequence[str], cells: Sequence[str], number: int) -> PaymentRecord | RowProblem:
     """What the reader did before it was made fast: cells by header name, then ``to_record``."""
     keys = column_keys(header, MAPPING)
-    row = dict(zip(header, cells, strict=False))
-    values: dict[str, Any] = {}
-    for column, candidates in keys.items():
-        for key in candidates:
-            cell = row.get(key)
-            if cell is not None and cell != "":
-                values[column] = cell
-                break
-    header_of = {column: str(found[0]).strip() for column, found in keys.items()}
-    return to_record(values, number, MAPPING, header_of, SETTINGS)
+    values = first_cells(keys.items(), dict(zip(header, cells, strict=False)))
+    return to_record(values, number, MAPPING, header_names(keys), SETTINGS)
 
 
 def converter_for(header: Sequence[str]) -> RowConverter:
