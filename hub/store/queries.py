@@ -103,6 +103,17 @@ def mark_sent(dialect: str) -> Update:
     )
 
 
+def unsent_outbox(county: str, *columns: Any, after_id: int = 0, ids: Sequence[int] | None = None) -> Select[Any]:
+    """``columns`` (the whole row when none) of the county's unsent outbox rows, in id order:
+    those above ``after_id``, and of ``ids`` if given (the partial index of unsent rows serves it)."""
+    query = select(*(columns or (outbox,))).where(
+        outbox.c.county == county, outbox.c.sent_at.is_(None), outbox.c.id > after_id
+    )
+    if ids is not None:
+        query = query.where(outbox.c.id.in_(list(ids)))
+    return query.order_by(outbox.c.id)
+
+
 def claim_outbox(county: str, ids: Sequence[int] | None, limit: int) -> Select[Any]:
     """Unsent outbox rows (of ``ids``, or the oldest), locked, passing over rows others hold.
 
@@ -110,12 +121,8 @@ def claim_outbox(county: str, ids: Sequence[int] | None, limit: int) -> Select[A
     so of several hub replicas one publishes each row. With ``ids`` only the ids are
     read (the caller has the rows); otherwise whole rows, oldest first.
     """
-    unsent = [outbox.c.county == county, outbox.c.sent_at.is_(None)]
-    if ids is not None:
-        query = select(outbox.c.id).where(*unsent, outbox.c.id.in_(list(ids)))
-    else:
-        query = select(outbox).where(*unsent)
-    return query.order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)
+    query = unsent_outbox(county, ids=ids) if ids is None else unsent_outbox(county, outbox.c.id, ids=ids)
+    return query.limit(limit).with_for_update(skip_locked=True)
 
 
 def claim_due(county: str, now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:

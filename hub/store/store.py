@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -36,7 +36,7 @@ from hub.store.audit import AuditReport, Tampered
 from hub.store.chains import read_report
 from hub.store.engine import READ_ONLY, make_engine
 from hub.store.errors import Conflict, StoreError, Unavailable, translated, translating
-from hub.store.outbox_feed import OutboxFeed
+from hub.store.outbox_feed import Marks, OutboxFeed
 from hub.store.records import OutboxMessage, OutboxRow, ReplayRecord
 from hub.store.schema import (
     DEFAULT_COUNTY_CODE,
@@ -45,7 +45,7 @@ from hub.store.schema import (
     replays,
 )
 from hub.store.snapshot import next_workday_end, read_snapshot
-from hub.store.tx import Tx
+from hub.store.tx import Tx, write_marks
 from hub.store.tx_extras import insert_replay
 
 #: Tables read by key on the message path: the planner needs statistics for them early.
@@ -160,20 +160,32 @@ class Store:
             Conflict: at commit, a case saved in the block changed under it (retry the batch).
             Unavailable: the database is unreachable or locked.
         """
-        marks = [] if read_only else self.outbox_feed.take_marks()
+        marking: AbstractContextManager[list[Marks]] = nullcontext([]) if read_only else self._carrying_marks()
+        with (
+            marking as marks,
+            translated(),
+            self._connect(read_only) as connection,
+            connection.begin(),
+        ):
+            tx = Tx(connection, self._county)
+            yield tx
+            tx.flush()
+            if marks:
+                tx.mark_sent(marks)
+        if tx.outbox_written:
+            self.outbox_feed.offer(tx.outbox_written)
+
+    @contextmanager
+    def _carrying_marks(self) -> Iterator[list[Marks]]:
+        """The relay's confirmed ids, for the block to mark sent: forgotten by the feed once the
+        block has committed them, given back to it if the block fails."""
+        marks = self.outbox_feed.take_marks()
         try:
-            with translated(), self._connect(read_only) as connection, connection.begin():
-                tx = Tx(connection, self._county)
-                yield tx
-                tx.flush()
-                if marks:
-                    tx.mark_sent(marks)
+            yield marks
         except BaseException:
             self.outbox_feed.restore_marks(marks)
             raise
         self.outbox_feed.marked(marks)
-        if tx.outbox_written:
-            self.outbox_feed.offer(tx.outbox_written)
 
     @contextmanager
     def _connect(self, read_only: bool) -> Iterator[Connection]:
@@ -199,26 +211,15 @@ class Store:
     # -- outbox (the relay) ----------------------------------------------------------------
 
     @translating
-    def pending_outbox(self, limit: int, *, after_id: int = 0) -> list[OutboxRow]:
-        """Up to ``limit`` unsent outbox rows with an id above ``after_id``, in id order."""
-        query = (
-            select(outbox)
-            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id > after_id)
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+    def pending_outbox(self, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` unsent outbox rows, in id order."""
         with self._reading() as connection:
-            return [_outbox_row(row) for row in connection.execute(query)]
+            return [_outbox_row(row) for row in connection.execute(queries.unsent_outbox(self._county).limit(limit))]
 
     @translating
     def unsent_outbox_ids(self, limit: int, *, after_id: int = 0) -> list[int]:
         """Up to ``limit`` ids of unsent outbox rows above ``after_id``, in order (no bodies read)."""
-        query = (
-            select(outbox.c.id)
-            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id > after_id)
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+        query = queries.unsent_outbox(self._county, outbox.c.id, after_id=after_id).limit(limit)
         with self._reading() as connection:
             return list(connection.scalars(query))
 
@@ -227,25 +228,16 @@ class Store:
         """The unsent outbox rows among ``ids``, whole, in id order."""
         if not ids:
             return []
-        query = (
-            select(outbox)
-            .where(outbox.c.county == self._county, outbox.c.sent_at.is_(None), outbox.c.id.in_(list(ids)))
-            .order_by(outbox.c.id)
-        )
         with self._reading() as connection:
-            return [_outbox_row(row) for row in connection.execute(query)]
+            return [_outbox_row(row) for row in connection.execute(queries.unsent_outbox(self._county, ids=ids))]
 
     @translating
     def mark_sent(self, ids: Sequence[int], sent_at: datetime | None = None) -> None:
         """Mark outbox rows as confirmed by the broker."""
         if not ids:
             return
-        moment = sent_at or datetime.now(UTC)
         with self._engine.begin() as connection:
-            connection.execute(
-                queries.mark_sent(connection.dialect.name),
-                {"b_county": self._county, "ids": list(ids), "b_sent_at": moment},
-            )
+            write_marks(connection, self._county, [Marks(sent_at or datetime.now(UTC), tuple(ids))])
 
     def mark_confirmed(self) -> int:
         """Mark the relay's confirmed rows sent now, in a transaction of their own; how many.
@@ -253,20 +245,10 @@ class Store:
         Raises:
             Unavailable: the database is unreachable or locked (the marks are kept).
         """
-        marks = self.outbox_feed.take_marks()
-        if not marks:
-            return 0
-        try:
-            with translated(), self._engine.begin() as connection:
-                statement = queries.mark_sent(connection.dialect.name)
-                for mark in marks:
-                    connection.execute(
-                        statement, {"b_county": self._county, "ids": list(mark.ids), "b_sent_at": mark.sent_at}
-                    )
-        except BaseException:
-            self.outbox_feed.restore_marks(marks)
-            raise
-        self.outbox_feed.marked(marks)
+        with self._carrying_marks() as marks:
+            if marks:
+                with translated(), self._engine.begin() as connection:
+                    write_marks(connection, self._county, marks)
         return sum(len(m.ids) for m in marks)
 
     @property
@@ -299,11 +281,7 @@ class Store:
                 rows = [_outbox_row(row) for row in connection.execute(query)]
                 claim = OutboxClaim(frozenset(r.id for r in rows), rows)
             yield claim
-            if claim.sent_ids:
-                connection.execute(
-                    queries.mark_sent(connection.dialect.name),
-                    {"b_county": self._county, "ids": list(claim.sent_ids), "b_sent_at": claim.sent_at},
-                )
+            write_marks(connection, self._county, claim.marks)
 
     @translating
     def outbox_backlog(self) -> tuple[int, datetime | None]:
@@ -400,8 +378,7 @@ class OutboxClaim:
 
     ids: frozenset[int]  # the rows held
     rows: list[OutboxRow]  # read whole (a sweep), in id order; empty when claimed by id
-    sent_ids: list[int] = field(default_factory=list)
-    sent_at: datetime | None = None
+    marks: list[Marks] = field(default_factory=list)  # marked sent when the claim ends
 
     def sent(self, ids: Sequence[int], sent_at: datetime) -> None:
         """The broker confirmed these rows: mark them sent when the claim ends.
@@ -412,8 +389,8 @@ class OutboxClaim:
         strays = set(ids) - self.ids
         if strays:
             raise ValueError(f"outbox rows {sorted(strays)} are not held by this claim")
-        self.sent_ids += ids
-        self.sent_at = sent_at
+        if ids:
+            self.marks.append(Marks(sent_at, tuple(ids)))
 
 
 def _outbox_row(row: Any) -> OutboxRow:

@@ -218,11 +218,7 @@ class Tx(TxExtras):
     @translating
     def mark_sent(self, marks: Sequence[Marks]) -> None:
         """Mark outbox rows the broker confirmed as sent (the relay's marks, carried along)."""
-        statement = queries.mark_sent(self._dialect)
-        for mark in marks:
-            self._connection.execute(
-                statement, {"b_county": self._county, "ids": list(mark.ids), "b_sent_at": mark.sent_at}
-            )
+        write_marks(self._connection, self._county, marks)
 
     # -- deadlines -----------------------------------------------------------------------
 
@@ -266,3 +262,10 @@ class Tx(TxExtras):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def write_marks(connection: Connection, county: str, marks: Sequence[Marks]) -> None:
+    """Set ``sent_at`` on the outbox rows of each of ``marks`` (in the caller's transaction)."""
+    statement = queries.mark_sent(connection.dialect.name)
+    for mark in marks:
+        connection.execute(statement, {"b_county": county, "ids": list(mark.ids), "b_sent_at": mark.sent_at})
