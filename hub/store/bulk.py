@@ -25,6 +25,7 @@ from typing import Any, Final
 from sqlalchemy import JSON, Connection, CursorResult, Insert, Table
 from sqlalchemy.sql.expression import Executable, UpdateBase
 
+from hub.store.queries import insert_into
 from hub.store.schema import UtcDateTime
 
 __all__ = ["execute_many", "insert_returning_ids", "sqlite_datetime"]
@@ -134,7 +135,7 @@ def insert_returning_ids(
     statement: Insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     if connection.dialect.name != "sqlite":
         return [int(i) for i in connection.execute(statement, list(rows)).scalars()]
-    plan = _plan(connection, _values_of(table), tuple(rows[0]))
+    plan = _plan(connection, insert_into(table), tuple(rows[0]))
     head, _, values = plan.sql.partition(" VALUES ")
     per_chunk = max(1, _MAX_PARAMETERS // max(1, len(plan.keys)))
     ids: list[int] = []
@@ -147,13 +148,3 @@ def insert_returning_ids(
         # are the rows' ids in order, whatever order RETURNING hands them back in.
         ids += sorted(int(i) for (i,) in connection.exec_driver_sql(sql, parameters))
     return ids
-
-
-_INSERTS: dict[str, Insert] = {}
-
-
-def _values_of(table: Table) -> Insert:
-    insert = _INSERTS.get(table.name)
-    if insert is None:
-        insert = _INSERTS[table.name] = table.insert()
-    return insert

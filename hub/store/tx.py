@@ -47,8 +47,7 @@ class _Pending:
     processed: dict[str, dict[str, Any]] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)  # chain heads to record
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    outbox_messages: list[OutboxMessage] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
 
 
 class Tx(TxExtras):
@@ -205,15 +204,7 @@ class Tx(TxExtras):
 
     def add_outbox(self, rows: Sequence[OutboxMessage]) -> None:
         """Queue messages for the relay; they become visible when the transaction commits."""
-        self._pending.outbox.extend(
-            {
-                "county": self._county, "created_at": row.created_at, "exchange": row.exchange,
-                "routing_key": row.routing_key, "body": row.body, "headers": dict(row.headers),
-                "message_id": row.message_id,
-            }
-            for row in rows
-        )  # fmt: skip
-        self._pending.outbox_messages.extend(rows)
+        self._pending.outbox.extend(rows)
 
     @translating
     def mark_sent(self, marks: Sequence[Marks]) -> None:
@@ -253,10 +244,16 @@ class Tx(TxExtras):
                  for c, (s, h) in pending.heads.items()],
             )  # fmt: skip
         if pending.outbox:
-            ids = bulk.insert_returning_ids(connection, outbox, pending.outbox)
+            rows = [
+                {"county": self._county, "created_at": m.created_at, "exchange": m.exchange,
+                 "routing_key": m.routing_key, "body": m.body, "headers": dict(m.headers),
+                 "message_id": m.message_id}
+                for m in pending.outbox
+            ]  # fmt: skip
+            ids = bulk.insert_returning_ids(connection, outbox, rows)
             self.outbox_written += [
                 OutboxRow(m.exchange, m.routing_key, m.body, m.headers, m.message_id, m.created_at, id=i)
-                for m, i in zip(pending.outbox_messages, ids, strict=True)
+                for m, i in zip(pending.outbox, ids, strict=True)
             ]
 
 
