@@ -41,10 +41,8 @@ def batch_to_state(batch: PaymentBatch) -> dict[str, Any]:
 
 
 def _amounts_text(part: Part) -> dict[str, str]:
-    if isinstance(part.amounts, Amounts):
-        text = part.amounts.text
-        return text if isinstance(text, dict) else dict(text)
-    return {rid: f"{amount:.2f}" for rid, amount in part.amounts.items()}
+    text = part.amounts.text
+    return text if isinstance(text, dict) else dict(text)
 
 
 def batch_from_state(state: dict[str, Any]) -> PaymentBatch:

@@ -63,11 +63,16 @@ class Amounts(Mapping[str, Decimal]):
     @classmethod
     def of_records(cls, records: Iterable[PaymentRecord]) -> Amounts:
         """The amounts paid of ``records``, by record id."""
+        return cls.of((record.record_id, record.amount_paid) for record in records)
+
+    @classmethod
+    def of(cls, amounts: Iterable[tuple[str, Decimal]]) -> Amounts:
+        """(record_id, amount) pairs as amounts, the total worked out on the way."""
         text: dict[str, str] = {}
         total = _ZERO
-        for record in records:
-            text[record.record_id] = f"{record.amount_paid:.2f}"
-            total += record.amount_paid
+        for record_id, amount in amounts:
+            text[record_id] = f"{amount:.2f}"
+            total += amount
         return cls(text, total)
 
     @property
@@ -101,7 +106,7 @@ class Amounts(Mapping[str, Decimal]):
 class Part:
     """What the hub delivered to one recipient, and its answer."""
 
-    amounts: Mapping[str, Decimal]  # record_id → amount_paid (an Amounts, or any mapping)
+    amounts: Amounts  # record_id → amount_paid
     receipt: PaymentReceipt | None = None
     reconciled: bool | None = None
     problem: str | None = None
@@ -114,9 +119,7 @@ class Part:
     @property
     def total(self) -> Decimal:
         """Amount paid over the records delivered."""
-        if isinstance(self.amounts, Amounts):
-            return self.amounts.total()
-        return sum(self.amounts.values(), _ZERO)
+        return self.amounts.total()
 
 
 @dataclass(frozen=True)

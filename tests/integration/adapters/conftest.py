@@ -41,7 +41,7 @@ from hub.bus.topology import (
 )
 from hub.bus.types import Delivery, Outgoing
 from hub.domain.durations import COUNTY_TZ
-from hub.domain.payments import Part, PaymentBatch, consolidate, reconcile, split
+from hub.domain.payments import Amounts, Part, PaymentBatch, consolidate, reconcile, split
 from hub.ids import uuid7
 
 #: Low, so that a message nacked by mistake would reach quarantine within the test.
@@ -120,7 +120,7 @@ class HubRelay:
             batch_id=details.batch_id, source=Department.TAX, collected_on=details.collected_on,
             received_at=now, due_at=now,
             parts=MappingProxyType({
-                target: Part(MappingProxyType({r.record_id: r.amount_paid for r in part.records}))
+                target: Part(Amounts.of_records(part.records))
                 for target, part in parts.items()
             }),
         )

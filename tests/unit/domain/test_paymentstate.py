@@ -80,7 +80,7 @@ def test_a_state_written_before_paid_total_was_kept_still_reconciles(rules: Rule
 
 
 def test_a_part_built_from_plain_decimals_is_written_as_before(rules: Rules) -> None:
-    part = Part(MappingProxyType({"R1": Decimal("10"), "R2": Decimal("0.5")}))
+    part = Part(Amounts.of({"R1": Decimal("10"), "R2": Decimal("0.5")}.items()))
 
     assert part.total == Decimal("10.50")
     batch, _ = receive_details(None, payment_details(RECORDS[:1]), T0, rules)
