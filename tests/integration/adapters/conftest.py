@@ -185,10 +185,14 @@ class HubSide:
         self.broker = broker
         self._publisher = broker.publisher()
 
+    def message(self, type_: str, payload: Any, target: Department, case_id: str | None = None) -> AnyEnvelope:
+        """A message from the hub to ``target``, not yet published."""
+        return build(type_, payload, source=Department.HUB, target=target, case_id=case_id,
+                     message_id=uuid7(), occurred_at=datetime.now(COUNTY_TZ))
+
     def send(self, type_: str, payload: Any, target: Department, case_id: str | None = None) -> AnyEnvelope:
         """Publish a message from the hub to ``target``; returns its envelope."""
-        envelope = build(type_, payload, source=Department.HUB, target=target, case_id=case_id,
-                         message_id=uuid7(), occurred_at=datetime.now(COUNTY_TZ))
+        envelope = self.message(type_, payload, target, case_id)
         self.resend(envelope)
         return envelope
 

@@ -125,8 +125,9 @@ def test_a_permanent_400_is_not_retried_and_lands_in_quarantine(
     start_adapter: Callable[..., AdapterProcess], hub: Any, stub: DepartmentStub, webhook: WebhookSink,
 ) -> None:
     start_adapter("medins", webhook)
-    refused = hub.send("case.routed", routed(Department.MEDINS), Department.MEDINS, case_id(301))
-    stub.answers[str(refused.message_id)] = 400
+    refused = hub.message("case.routed", routed(Department.MEDINS), Department.MEDINS, case_id(301))
+    stub.answers[str(refused.message_id)] = 400  # before it is sent: the adapter may deliver it at once
+    hub.resend(refused)
     fine = hub.send("case.routed", routed(Department.MEDINS), Department.MEDINS, case_id(302))
 
     assert stub.wait_for(lambda s: len(s.delivered()) == 1, 20)
