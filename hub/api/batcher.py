@@ -100,7 +100,8 @@ class GroupCommit:
     def submit(self, message: Inbound) -> Verdict:
         """Apply ``message`` with whatever else is waiting; its own verdict.
 
-        Blocks the calling thread (a FastAPI thread-pool worker) until the batch commits.
+        Blocks the calling thread until the batch commits (for callers on a thread of their
+        own; the API's coroutines await :meth:`submit_async`).
 
         Raises:
             ProblemError: 503 when the ledger is unavailable.
