@@ -42,6 +42,7 @@ from adapters.sinks import InboundMessage, Sink
 from contracts import Rejected, parse
 from hub.bus.topology import department_queue
 from hub.bus.types import AccessRefused, Broker, ConnectionLost, Consumer, Delivery
+from hub.config import SignatureMode
 from hub.signing import KeyRing, SignatureError
 
 log = logging.getLogger("sihub.adapter.runtime")
@@ -55,8 +56,6 @@ KEEPALIVE_SECONDS = 1.0
 
 Wait = Callable[[int], float]
 Outcome = Literal["delivered", "refused", "stopped"]
-#: What the adapter asks of the hub's signature on what it receives (with the hub's keys given).
-HubSignatures = Literal["off", "optional", "required"]
 
 
 def backoff(wait: tenacity.wait.wait_base, attempt: int) -> float:
@@ -87,7 +86,7 @@ class AdapterRuntime:
         prefetch: int = 1,
         max_body_bytes: int | None = None,
         hub_keys: KeyRing | None = None,
-        hub_signatures: HubSignatures = "optional",
+        hub_signatures: SignatureMode = "optional",
     ) -> None:
         self.adapter = adapter
         self.broker = broker

@@ -28,7 +28,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import MAX_BODY_BYTES
-from hub.config import EnvOverFileSettings
+from hub.config import EnvOverFileSettings, SignatureMode
 
 #: Room left under the hub's body limit for what a batch's size estimate cannot see.
 BATCH_HEADROOM_BYTES = 64 * 1024
@@ -85,7 +85,7 @@ class AdapterSettings(EnvOverFileSettings):
     adapter_hub_keys: Path | None = Field(
         None, description='key ring JSON {"hub": {"department": "hub", "public_key": …}}'
     )
-    adapter_hub_signatures: Literal["off", "optional", "required"] = "optional"
+    adapter_hub_signatures: SignatureMode = "optional"
     adapter_auto_receipt: bool = Field(
         True, description="hrss/medins answer payment details at once"
     )

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 MEMORY_BROKER = "memory://"
 
 
+#: How signatures are checked on what arrives: not at all, when present, or always.
+SignatureMode = Literal["off", "optional", "required"]
+
 class EnvOverFileSettings(BaseSettings):
     """Settings whose ``--config`` TOML file arrives as init values and the environment wins."""
 
@@ -60,7 +63,7 @@ class Settings(EnvOverFileSettings):
         (), description="credit codes accepted despite their checksum"
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    signatures: Literal["off", "optional", "required"] = "optional"
+    signatures: SignatureMode = "optional"
     signing_keys: Path | None = Field(
         None, description="JSON: key id → {department, public_key (base64)}"
     )

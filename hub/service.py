@@ -27,6 +27,7 @@ from typing import Any, Literal
 from contracts import AnyEnvelope, Rejected, build, parse
 from contracts.codes import Department, RejectReason
 from contracts.values import ValidationSettings
+from hub.config import SignatureMode
 from hub.domain.flow import Rules
 from hub.domain.machine import transition
 from hub.domain.model import Applied, Case, Emit, Refused
@@ -111,7 +112,7 @@ class HubService:
         clock: Callable[[], datetime],
         validation: ValidationSettings = _DEFAULT_VALIDATION,
         keyring: KeyRing = _NO_KEYS,
-        signatures: Literal["off", "optional", "required"] = "optional",
+        signatures: SignatureMode = "optional",
         signer: Signer | None = None,
         max_body_bytes: int = 4 * 1024 * 1024,
         retry_limit: int = 5,
