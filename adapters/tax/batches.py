@@ -7,9 +7,10 @@ the exact size of the body the hub will receive, give or take a few bytes of
 timestamp. Records keep their order; parts are numbered ``<batch>-p001``,
 ``<batch>-p002``, ... (three digits, more past 999).
 
-A :class:`Packer` does the same one record at a time, for a batch read as a
-stream: each part is handed out as soon as the next record would not fit, so
-memory holds one part, not the batch. :func:`split` packs a whole list.
+A :class:`Packer` packs one record at a time, for a batch read as a stream: each
+part is handed out as soon as the next record would not fit, so memory holds one
+part, not the batch. :func:`split` packs a whole list; the hub's payment upload
+(``hub.api.payments``) packs with it too.
 
 The bytes measured are the bytes sent: a :class:`Part` keeps its records' JSON as
 the packer measured it, and :meth:`Part.body_of` splices them into the envelope's
@@ -63,26 +64,8 @@ def envelope_overhead(batch_id: str, collected_on: date, sample: PaymentRecord, 
     return len(envelope.to_json()) - record_size(sample)
 
 
-def plan(sizes: Sequence[int], overhead: int, limit: int) -> list[range]:
-    """Contiguous runs of record indexes whose bodies (``overhead`` + records + commas) fit ``limit``.
-
-    Raises:
-        ValueError: one record alone does not fit.
-    """
-    runs: list[range] = []
-    start, used = 0, overhead
-    for index, size in enumerate(sizes):
-        if overhead + size > limit:
-            raise ValueError(f"record {index} alone is {size} bytes; the limit is {limit}")
-        extra = size + (1 if index > start else 0)  # a comma between records
-        if used + extra > limit:
-            runs.append(range(start, index))
-            start, used = index, overhead + size
-        else:
-            used += extra
-    if start < len(sizes):
-        runs.append(range(start, len(sizes)))
-    return runs
+class RecordTooLarge(ValueError):
+    """One record alone does not fit in a body of the limit."""
 
 
 @dataclass(frozen=True)
@@ -145,14 +128,14 @@ class Packer:
         """Take one record; the part it closed, if it did not fit in the open one.
 
         Raises:
-            ValueError: the record alone exceeds the limit.
+            RecordTooLarge: the record alone exceeds the limit.
         """
         data = _RECORD_JSON(record)
         size = len(data)
         closes = bool(self._records) and self._used + 1 + size > self.limit_bytes  # 1: a comma
         overhead = self._overhead_of(self.parts + (2 if closes else 1), record)
         if overhead + size > self.limit_bytes:
-            raise ValueError(f"record {record.record_id!r} alone is {size} bytes; the limit is {self.limit_bytes}")
+            raise RecordTooLarge(f"record {record.record_id!r} alone is {size} bytes; the limit is {self.limit_bytes}")
         closed = self._close() if closes else None
         if self._records:
             self._used += 1 + size

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from adapters.errors import ExportError
-from adapters.tax.batches import envelope_overhead, part_id, record_size
+from adapters.tax.batches import Packer, RecordTooLarge
 from adapters.tax.rows import ColumnMap
 from contracts import build
 from contracts.codes import Department, RejectReason
@@ -46,8 +46,6 @@ router = APIRouter(tags=["payments"])
 MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024
 #: Namespace of batch message ids (derived from the batch id: re-uploads are duplicates).
 BATCH_NAMESPACE: Final = uuid.UUID("0b7e4c52-61a8-5f0e-8d3b-2a9c4e7f1d63")
-#: Part numbers get a fourth digit past 999: plan every body as if it had one.
-_PLANNED_PARTS: Final = 9999
 _MEDIA_TYPES: Final[dict[str, UploadFormat]] = {
     "text/csv": "csv", "application/csv": "csv", "text/plain": "csv",
     "application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/x-jsonlines": "jsonl",
@@ -55,40 +53,18 @@ _MEDIA_TYPES: Final[dict[str, UploadFormat]] = {
 }  # fmt: skip
 
 
-class RecordTooLarge(ValueError):
-    """One record alone does not fit a batch under the body size limit."""
-
-
 def pack(records: Iterable[PaymentRecord], *, batch_id: str, collected_on: date,
          limit_bytes: int) -> Iterator[PaymentDetails]:  # fmt: skip
     """``records`` as consecutive batches whose ``payment.details`` bodies fit ``limit_bytes``.
 
-    Sizes are measured as :mod:`adapters.tax.batches` measures them; batches are
-    yielded as soon as they are full, so the records never sit in memory all at once.
+    The tax adapter's :class:`~adapters.tax.batches.Packer` measures and packs them; batches
+    are yielded as soon as they are full, so the records never sit in memory all at once.
 
     Raises:
         RecordTooLarge: one record alone does not fit.
     """
-    overhead: int | None = None
-    run: list[PaymentRecord] = []
-    used = 0
-    number = 0
-    for record in records:
-        if overhead is None:
-            overhead = envelope_overhead(batch_id, collected_on, record, _PLANNED_PARTS)
-            used = overhead
-        size = record_size(record)
-        if overhead + size > limit_bytes:
-            raise RecordTooLarge(f"record {record.record_id} alone is {size} bytes; the limit is {limit_bytes}")
-        extra = size + (1 if run else 0)  # a comma between records
-        if run and used + extra > limit_bytes:
-            number += 1
-            yield PaymentDetails(batch_id=part_id(batch_id, number), collected_on=collected_on, records=tuple(run))
-            run, used, extra = [], overhead, size
-        run.append(record)
-        used += extra
-    if run:
-        yield PaymentDetails(batch_id=part_id(batch_id, number + 1), collected_on=collected_on, records=tuple(run))
+    packer = Packer(batch_id=batch_id, collected_on=collected_on, limit_bytes=limit_bytes)
+    return (part.details for part in packer.pack(records))
 
 
 def send_batch(runtime: HubRuntime, details: PaymentDetails) -> BatchResult:

@@ -10,13 +10,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.outbound import compose, compose_contract, request
-from adapters.tax.batches import Part, part_id, plan, record_json, record_size, split
+from adapters.tax.batches import (
+    Part,
+    RecordTooLarge,
+    envelope_overhead,
+    part_id,
+    record_json,
+    record_size,
+    split,
+)
 from contracts.codes import Department, InsuranceType, PayerKind
 from contracts.messages.payment import PaymentRecord
 from hub.domain.durations import COUNTY_TZ
 
 ID_NUMBER = "11010519491231002X"
 USCC = "91350100M000100Y43"
+DAY = date(2026, 11, 26)
 
 
 def record(number: int, name: str = "五河县某建材有限公司") -> PaymentRecord:
@@ -47,26 +56,29 @@ def published_size(details_json: dict[str, object]) -> int:
 
 
 @given(
-    sizes=st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=200),
-    overhead=st.integers(min_value=0, max_value=200),
-    slack=st.integers(min_value=0, max_value=1000),
+    names=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=60),
+    slack=st.integers(min_value=0, max_value=3000),
 )
-def test_plan_covers_every_record_once_in_order_and_each_run_fits(sizes: list[int], overhead: int, slack: int) -> None:
-    limit = overhead + max(sizes) + slack
-    runs = plan(sizes, overhead, limit)
+def test_packing_covers_every_record_once_in_order_and_each_part_fits_and_is_full(names: list[int], slack: int) -> None:
+    records = [record(n, name="某" * length) for n, length in enumerate(names, start=1)]
+    overhead = envelope_overhead("b", DAY, records[0], parts=1)
+    limit = overhead + max(record_size(r) for r in records) + slack
+    parts = split(records, batch_id="b", collected_on=DAY, limit_bytes=limit)
 
-    assert [i for run in runs for i in run] == list(range(len(sizes)))
-    for run in runs:
-        assert len(run) > 0
-        assert overhead + sum(sizes[i] for i in run) + len(run) - 1 <= limit
-    # Greedy: each run but the last was closed because the next record did not fit.
-    for run, following in zip(runs, runs[1:], strict=False):
-        assert overhead + sum(sizes[i] for i in run) + len(run) + sizes[following[0]] > limit
+    assert [r for p in parts for r in p.details.records] == records
+    for part in parts:
+        held = part.details.records
+        assert len(held) > 0
+        assert part.planned_bytes == overhead + sum(record_size(r) for r in held) + len(held) - 1 <= limit
+    # Greedy: each part but the last was closed because the next record did not fit.
+    for part, following in zip(parts, parts[1:], strict=False):
+        assert part.planned_bytes + 1 + record_size(following.details.records[0]) > limit
 
 
-def test_plan_refuses_a_record_that_alone_exceeds_the_limit() -> None:
-    with pytest.raises(ValueError, match="record 1 alone"):
-        plan([10, 95, 10], overhead=10, limit=100)
+def test_packing_refuses_a_record_that_alone_exceeds_the_limit() -> None:
+    limit = envelope_overhead("b", DAY, record(1), parts=1) + record_size(record(1)) + 10
+    with pytest.raises(RecordTooLarge, match="'r-2' alone"):
+        split([record(1), record(2, name="某" * 90), record(3)], batch_id="b", collected_on=DAY, limit_bytes=limit)
 
 
 def test_parts_are_numbered_with_three_digits_and_more_past_999() -> None:
