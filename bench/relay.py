@@ -99,6 +99,8 @@ class Sink:
     key: Callable[[Delivery], str]
     received: dict[str, float] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    #: Deliveries whose originating message had already arrived once.
+    duplicates: int = 0
 
     def run(self) -> None:
         broker = open_broker(self.url)
@@ -108,7 +110,11 @@ class Sink:
                 batch = consumer.fetch(1000, 0.1)
                 now = time.perf_counter()
                 for delivery in batch:
-                    self.received.setdefault(self.key(delivery), now)
+                    key = self.key(delivery)
+                    if key in self.received:
+                        self.duplicates += 1
+                    else:
+                        self.received[key] = now
                 if batch:
                     consumer.ack([d.delivery_tag for d in batch])
         finally:
@@ -178,9 +184,13 @@ def produce(
 
 def run_phase(
     kind: str, count: int, rate: float | None, database: str, report: Callable[[str], None],
-    replicas: int = 1,
+    replicas: int = 1, settle_seconds: float = 0.0,
 ) -> dict[str, float]:  # fmt: skip
-    """One measurement in a fresh vhost: throughput (rate None) or latency at ``rate``."""
+    """One measurement in a fresh vhost: throughput (rate None) or latency at ``rate``.
+
+    ``settle_seconds``: keep receiving this long after the last message arrived, so that
+    a duplicate published late (by a relay's sweep, every 5 s while busy) is counted.
+    """
     with (
         scratch_county(f"{kind}-{'max' if rate is None else int(rate)}") as vhost,
         tempfile.TemporaryDirectory() as tmp,
@@ -219,6 +229,7 @@ def run_phase(
                 time.sleep(0.02)
             elapsed = max(sink.received.values(), default=started) - started
             cpu = sum(cpu_seconds(c.pid) for c in children) - cpu_before
+            time.sleep(settle_seconds)
         finally:
             stop.set()
             if receiver.is_alive():
@@ -235,6 +246,7 @@ def run_phase(
             "p50_ms": percentile(latencies, 50),
             "p99_ms": percentile(latencies, 99),
             "cpu_us_per_msg": cpu / delivered * 1e6 if delivered else 0.0,
+            "duplicates": float(sink.duplicates),
         }
         label = "max rate" if rate is None else f"{rate:.0f} msgs/s offered"
         report(
@@ -242,6 +254,7 @@ def run_phase(
             f"{result['rate']:.0f} msgs/s; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
             f"{result['cpu_us_per_msg']:.0f} µs of CPU per message in the {children[0].name} "
             + ("process" if len(children) == 1 else f"processes ({len(children)}, together)")
+            + (f"; {sink.duplicates} duplicate(s)" if sink.duplicates or settle_seconds else "")
         )
         return result
 

@@ -90,11 +90,11 @@ class Scheduler:
         results: list[tuple[Case, Applied]] = []
         with self.store.transaction() as tx:
             claimed = tx.claim_due_deadlines(moment, self.batch_size)
-            cases: dict[str, Case | None] = {}
+            wanted = list(dict.fromkeys(case_id for case_id, _ in claimed))
+            found = tx.load_cases(wanted, lock=True) if wanted else {}
+            cases: dict[str, Case | None] = {case_id: found.get(case_id) for case_id in wanted}
             outbox: list[OutboxMessage] = []
             for case_id, deadline in claimed:
-                if case_id not in cases:
-                    cases[case_id] = tx.load_case(case_id, lock=True)
                 case = cases[case_id]
                 if case is None:
                     continue
