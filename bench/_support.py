@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -87,3 +88,18 @@ def ledger(kind: str, directory: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def add_ledger_options(parser: argparse.ArgumentParser, replicas_help: str) -> None:
+    """``--database sqlite|postgresql`` and ``--replicas N`` (hub processes on one ledger)."""
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgresql"], default="sqlite",
+        help="ledger: a SQLite file (default, as `sihub serve`) or a scratch PostgreSQL database",
+    )  # fmt: skip
+    parser.add_argument("--replicas", type=int, default=1, help=f"{replicas_help} (default 1; more needs PostgreSQL)")
+
+
+def check_ledger_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse several hubs on a SQLite ledger (one hub process per SQLite file)."""
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")

@@ -32,7 +32,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench._processes import Child, spawn
-from bench._support import ADMIN_URL, finish, free_port, ledger, percentile, scratch_county, url_for
+from bench._support import (
+    ADMIN_URL,
+    add_ledger_options,
+    check_ledger_options,
+    finish,
+    free_port,
+    ledger,
+    percentile,
+    scratch_county,
+    url_for,
+)
 from contracts import build
 from contracts.codes import Channel, Department, InsuranceType, Matter
 from contracts.messages.case import CaseRegistered
@@ -270,17 +280,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="offered load of the latency runs"
     )
-    parser.add_argument(
-        "--database", choices=["sqlite", "postgresql"], default="sqlite",
-        help="ledger: a SQLite file (default, as `sihub serve`) or a scratch PostgreSQL database",
-    )  # fmt: skip
-    parser.add_argument(
-        "--replicas", type=int, default=1,
-        help="hub processes sharing the ledger and the inbound queue (default 1; more needs PostgreSQL)",
-    )  # fmt: skip
+    add_ledger_options(parser, "hub processes sharing the ledger and the inbound queue")
     args = parser.parse_args(argv)
-    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
-        parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")
+    check_ledger_options(parser, args)
     report = print
     report(
         f"bench relay: {args.messages} registrations, quorum queues, confirms on; ledger on {args.database}, "

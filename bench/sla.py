@@ -35,7 +35,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench._processes import Child, spawn
-from bench._support import finish, free_port, ledger, percentile, scratch_county, url_for
+from bench._support import (
+    add_ledger_options,
+    check_ledger_options,
+    finish,
+    free_port,
+    ledger,
+    percentile,
+    scratch_county,
+    url_for,
+)
 from bench.relay import cpu_seconds, messages, produce, wait_for_consumer
 from hub.bus.factory import open_broker
 
@@ -317,17 +326,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sign-seconds", type=int, default=10, help="the sign deadline of the on-time run")
     parser.add_argument("--warn-seconds", type=int, default=4, help="the warning, this long before the deadline")
     parser.add_argument("--backlog", type=int, default=3000, help="overdue deadlines of the catching-up run")
-    parser.add_argument(
-        "--database", choices=["sqlite", "postgresql"], default="sqlite",
-        help="ledger: a SQLite file (default, as `sihub serve`) or a scratch PostgreSQL database",
-    )
-    parser.add_argument(
-        "--replicas", type=int, default=1,
-        help="hub processes sharing the ledger (default 1; more needs PostgreSQL): each deadline must still fire once",
-    )  # fmt: skip
+    add_ledger_options(parser, "hub processes sharing the ledger, each deadline still fired once")
     args = parser.parse_args(argv)
-    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
-        parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")
+    check_ledger_options(parser, args)
     if not 0 < args.warn_seconds < args.sign_seconds:
         parser.error("--warn-seconds must be positive and below --sign-seconds")
     report = print

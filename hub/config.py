@@ -74,7 +74,9 @@ class Settings(EnvOverFileSettings):
         5, ge=0, description="redeliveries of an out-of-order message before quarantine"
     )
     retry_delay_seconds: float = Field(2.0, ge=0)
-    scheduler_interval_seconds: float = Field(1.0, gt=0)
+    scheduler_interval_seconds: float = Field(
+        1.0, gt=0, description="longest wait between scheduler ticks (it wakes sooner for the next deadline)"
+    )
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

@@ -6,6 +6,11 @@ one), fires each against its case (:func:`hub.domain.timers.fire`), records the
 firing in the case's audit log and writes the emitted messages to the outbox, all
 in one transaction. A breached deadline leaves the case, so a clock jump or a
 restart fires it exactly once.
+
+Between ticks the scheduler sleeps until the earliest deadline's time, and never
+longer than ``interval_seconds`` (so a deadline a message armed meanwhile is seen
+within that): a warning or a breach goes out within milliseconds of its time, not
+up to a whole interval late.
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ log = logging.getLogger("sihub.scheduler")
 
 #: How often the scheduler asks the store to give never-analyzed tables statistics.
 STATISTICS_EVERY_SECONDS = 10.0
+#: A deadline still due after a tick (another hub holds it): look again after this long.
+RECHECK_SECONDS = 0.25
+#: Wake this long after the next deadline's time, so that it is due when the tick claims it.
+WAKE_MARGIN_SECONDS = 0.002
 
 
 class Scheduler:
-    """Fires due deadlines every ``interval_seconds`` until ``stop`` is set."""
+    """Fires due deadlines until ``stop`` is set: when the next is due, and at least every ``interval_seconds``."""
 
     def __init__(
         self,
@@ -72,7 +81,25 @@ class Scheduler:
                 log.exception("scheduler tick failed unexpectedly; deadlines stay due, retrying")
                 fired = 0
             if fired < self.batch_size:
-                self.stop.wait(self.interval_seconds)
+                self.stop.wait(self.idle_seconds())
+
+    def idle_seconds(self) -> float:
+        """How long to wait before the next tick: until the next deadline is due, at most the interval.
+
+        A deadline armed meanwhile (by a message) is looked at within ``interval_seconds``;
+        one already due that the last tick did not fire (another hub holds it) is looked
+        at again after :data:`RECHECK_SECONDS`.
+        """
+        try:
+            earliest = self.store.next_fire_time()
+        except StoreError:
+            return self.interval_seconds
+        if earliest is None:
+            return self.interval_seconds
+        delay = (earliest - self.clock()).total_seconds()
+        if delay <= 0:
+            return min(self.interval_seconds, RECHECK_SECONDS)
+        return min(self.interval_seconds, delay + WAKE_MARGIN_SECONDS)
 
     def _refresh_statistics(self) -> None:
         # The scheduler is the hub's periodic thread; see Store.refresh_statistics.

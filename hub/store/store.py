@@ -40,6 +40,7 @@ from hub.store.outbox_feed import Marks, OutboxFeed
 from hub.store.records import OutboxMessage, OutboxRow, ReplayRecord
 from hub.store.schema import (
     DEFAULT_COUNTY_CODE,
+    deadlines,
     outbox,
     processed_messages,
     replays,
@@ -292,6 +293,14 @@ class Store:
         with self._reading() as connection:
             count, oldest = connection.execute(query).one()
         return int(count), oldest
+
+    @translating
+    def next_fire_time(self) -> datetime | None:
+        """The earliest time a deadline of the county has something to fire (None: no deadline)."""
+        query = select(func.min(deadlines.c.fire_at)).where(deadlines.c.county == self._county)
+        with self._reading() as connection:
+            earliest: datetime | None = connection.execute(query).scalar_one()
+        return earliest
 
     @translating
     def refresh_statistics(self, min_rows: int = STATISTICS_MIN_ROWS) -> list[str]:

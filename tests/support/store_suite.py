@@ -233,6 +233,16 @@ class StoreSuite:
         assert first == due[:1]
         assert [next_fire_time(d) for _, d in due] == sorted(next_fire_time(d) for _, d in due)
 
+    def test_store_next_fire_time_is_the_earliest_warning_or_deadline_of_the_county(self, store: Store) -> None:
+        assert store.next_fire_time() is None
+        handle = deadline("routine.handle", "hrss", NOW + timedelta(hours=5))
+        sign = deadline("routine.sign", "medins", NOW + timedelta(days=1), warn=NOW + timedelta(hours=2))
+        save(store, make_case("tax-2026-000011", deadlines=[handle]), make_case("tax-2026-000012", deadlines=[sign]))
+        assert store.next_fire_time() == NOW + timedelta(hours=2)  # sign's warning
+        assert store.for_county("340399").next_fire_time() is None  # another county's scheduler sees none of it
+        save(store, make_case("tax-2026-000012", version=2, deadlines=[]))
+        assert store.next_fire_time() == NOW + timedelta(hours=5)
+
     def test_store_claim_query_reads_the_fire_time_index(self, store: Store) -> None:
         keys = ("routine.sign", "routine.handle", "routine.feedback", "difficult.convene", "arrears.confirm")
         future = [
