@@ -29,6 +29,7 @@ from adapters.sources import OutboxWatcher
 from adapters.tax.adapter import TaxAdapter
 from contracts.codes import Department
 from hub.bus.factory import open_broker
+from hub.bus.nodes import first_node
 from hub.bus.types import Broker
 from hub.signing import KeyRing, Signer
 
@@ -50,7 +51,7 @@ def broker_for(code: str, url: str) -> Broker:
     Raises:
         ValueError: the URL names another user, or (AMQP) none at all.
     """
-    parts = urlsplit(url)
+    parts = urlsplit(first_node(url))
     user = unquote(parts.username or "")
     if parts.scheme == "memory":
         user = user or code

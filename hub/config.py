@@ -7,8 +7,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hub.bus.nodes import node_urls
 
 #: The broker URL ``sihub demo`` uses when none is given: the in-process broker.
 MEMORY_BROKER = "memory://"
@@ -35,10 +37,14 @@ class EnvOverFileSettings(BaseSettings):
 class Settings(EnvOverFileSettings):
     """One place for configuration; built by :func:`load_settings`, never at import time."""
 
-    model_config = SettingsConfigDict(env_prefix="SIHUB_", extra="forbid", frozen=True)
+    # hide_input_in_errors: a refused URL must not be echoed with its password.
+    model_config = SettingsConfigDict(
+        env_prefix="SIHUB_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     broker_url: str | None = Field(
-        None, description="amqp://user:pass@host:5672/sihub or memory://"
+        None,
+        description="amqp://user:pass@host:5672/sihub (a cluster: its nodes' URLs, comma-separated) or memory://",
     )
     management_url: str | None = Field(
         None, description="RabbitMQ management API; default http://<host>:15672"
@@ -77,6 +83,14 @@ class Settings(EnvOverFileSettings):
     scheduler_interval_seconds: float = Field(
         1.0, gt=0, description="longest wait between scheduler ticks (it wakes sooner for the next deadline)"
     )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _nodes_agree(cls, value: str | None) -> str | None:
+        """Several nodes listed must be one cluster's: same user, password and vhost."""
+        if value:
+            node_urls(value)
+        return value
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

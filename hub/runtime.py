@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.values import ValidationSettings
 from hub.bus.factory import open_broker
+from hub.bus.nodes import first_node
 from hub.bus.types import Broker
 from hub.config import Settings
 from hub.domain.calendar import default_calendar
@@ -39,8 +40,8 @@ def utc_now() -> datetime:
 
 
 def vhost_of(broker_url: str) -> str:
-    """The vhost named in an ``amqp://`` URL (``sihub`` when none)."""
-    path = urlsplit(broker_url).path.lstrip("/")
+    """The vhost named in an ``amqp://`` URL (``sihub`` when none); the nodes of a cluster share it."""
+    path = urlsplit(first_node(broker_url)).path.lstrip("/")
     return unquote(path) or "sihub"
 
 
@@ -125,7 +126,7 @@ class HubRuntime:
         url = self.settings.broker_url or ""
         if not url.startswith("amqp"):
             return
-        from hub.bus.amqp_codec import connection_parameters
+        from hub.bus.amqp_codec import node_parameters
         from hub.bus.declare import declare_topology
         from hub.bus.management import ManagementClient
         from hub.bus.topology import default_topology
@@ -133,7 +134,7 @@ class HubRuntime:
         management = ManagementClient.for_broker(url, self.settings.management_url)
         try:
             declare_topology(
-                default_topology(vhost=vhost_of(url)), connection_parameters(url), management
+                default_topology(vhost=vhost_of(url)), node_parameters(url), management
             )
         finally:
             management.close()

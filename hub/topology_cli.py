@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.bus.amqp_codec import connection_parameters, url_vhost
+from hub.bus.amqp_codec import node_parameters, url_vhost
 from hub.bus.declare import declare_topology, observe
 from hub.bus.drift import find_drift
 from hub.bus.management import MANAGEMENT_URL_ENV, ManagementClient
@@ -64,7 +64,7 @@ def topology_command(
         if check:
             _check(topology.vhost, management, topology)
         else:
-            declare_topology(topology, connection_parameters(broker_url), management, click.echo)
+            declare_topology(topology, node_parameters(broker_url), management, click.echo)
             click.echo(f"topology of vhost {topology.vhost}: declared")
     except BusError as error:
         raise click.ClickException(str(error)) from error

@@ -8,25 +8,29 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from hub.bus.amqp_codec import map_channel_error, map_connection_error, named
+from hub.bus.amqp_codec import blocking_connection, map_channel_error, map_connection_error, named
 from hub.bus.amqp_consumer import AmqpConsumer
 from hub.bus.amqp_publisher import AmqpPublisher
+from hub.bus.nodes import Nodes
 
 
 class AmqpBroker:
-    """A ``Broker`` for the user in ``parameters``; each publisher and consumer has a connection.
+    """A ``Broker`` for the user in ``nodes``; each publisher and consumer has a connection.
 
-    Connections show in the management UI as ``<connection_name> publisher`` and
-    ``<connection_name> consumer <queue>``, which is how operators (and tests) find them.
+    ``nodes`` are one RabbitMQ or the nodes of a cluster: each connection opens on the
+    first that answers (:class:`~hub.bus.nodes.Nodes`). Connections show in the
+    management UI as ``<connection_name> publisher`` and ``<connection_name> consumer
+    <queue>``, which is how operators (and tests) find them.
     """
 
     def __init__(
         self,
-        parameters: pika.ConnectionParameters,
+        nodes: Nodes | pika.ConnectionParameters,
         connection_name: str = "sihub",
         max_in_flight: int = 256,
     ) -> None:
-        self.parameters = parameters
+        self.nodes = Nodes.of(nodes)
+        self.parameters = self.nodes.first
         self.connection_name = connection_name
         self._max_in_flight = max_in_flight
         self._lock = threading.Lock()
@@ -36,18 +40,14 @@ class AmqpBroker:
 
     def publisher(self) -> AmqpPublisher:
         """A publisher with up to ``max_in_flight`` unconfirmed messages."""
-        publisher = AmqpPublisher(
-            named(self.parameters, f"{self.connection_name} publisher"), self._max_in_flight
-        )
+        publisher = AmqpPublisher(self._named("publisher"), self._max_in_flight)
         with self._lock:
             self._clients.append(publisher)
         return publisher
 
     def consumer(self, queue: str, prefetch: int = 256) -> AmqpConsumer:
         """A consumer of ``queue``; ``AccessRefused`` without read permission on it."""
-        consumer = AmqpConsumer(
-            named(self.parameters, f"{self.connection_name} consumer {queue}"), queue, prefetch
-        )
+        consumer = AmqpConsumer(self._named(f"consumer {queue}"), queue, prefetch)
         with self._lock:
             self._clients.append(consumer)
         return consumer
@@ -58,9 +58,7 @@ class AmqpBroker:
             try:
                 if self._depth_channel is None or not self._depth_channel.is_open:
                     if self._depth_connection is None or not self._depth_connection.is_open:
-                        self._depth_connection = pika.BlockingConnection(
-                            named(self.parameters, f"{self.connection_name} depth")
-                        )
+                        self._depth_connection = self._named("depth").open(blocking_connection)
                     self._depth_channel = self._depth_connection.channel()
                 result = self._depth_channel.queue_declare(queue, passive=True)
             except pika.exceptions.ChannelClosed as error:
@@ -69,6 +67,10 @@ class AmqpBroker:
                 self._depth_connection = None
                 raise map_connection_error(error) from error
             return int(result.method.message_count)
+
+    def _named(self, role: str) -> Nodes:
+        """The nodes, with connections showing as ``<connection_name> <role>``."""
+        return self.nodes.renamed(lambda p: named(p, f"{self.connection_name} {role}"))
 
     def close(self) -> None:
         """Close every publisher and consumer made here; call once their threads have stopped."""

@@ -11,6 +11,7 @@ import pika
 import pika.exceptions
 import tenacity
 
+from hub.bus.nodes import Nodes, first_node, node_urls
 from hub.bus.types import AccessRefused, BusError, ConnectionLost, Delivery, Outgoing
 
 #: AMQP's ``timestamp`` property has whole seconds; milliseconds travel in this header
@@ -71,8 +72,11 @@ def to_delivery(method: Any, properties: Any, body: bytes, delivery_tag: int) ->
 def connection_parameters(
     url: str, user: str | None = None, password: str | None = None, vhost: str | None = None
 ) -> pika.URLParameters:
-    """pika parameters for ``amqp://user:pass@host:port/vhost`` (vhost URL-quoted)."""
-    parameters = pika.URLParameters(url)
+    """pika parameters for ``amqp://user:pass@host:port/vhost`` (vhost URL-quoted).
+
+    Of a URL listing several nodes, the first node's (:func:`node_parameters` gives each).
+    """
+    parameters = pika.URLParameters(first_node(url))
     if user is not None or password is not None:
         current = parameters.credentials
         parameters.credentials = pika.PlainCredentials(
@@ -84,9 +88,16 @@ def connection_parameters(
     return parameters
 
 
+def node_parameters(
+    url: str, user: str | None = None, password: str | None = None, vhost: str | None = None
+) -> Nodes:
+    """:func:`connection_parameters` of each node ``url`` lists (see :mod:`hub.bus.nodes`)."""
+    return Nodes([connection_parameters(node, user, password, vhost) for node in node_urls(url)])
+
+
 def url_vhost(url: str) -> str | None:
     """The vhost named in an AMQP URL's path, if any (``/`` is written ``%2F``)."""
-    path = urlsplit(url).path
+    path = urlsplit(first_node(url)).path
     return unquote(path[1:]) if len(path) > 1 else None
 
 
@@ -125,6 +136,14 @@ def map_connection_error(error: pika.exceptions.AMQPConnectionError) -> BusError
     ):
         return AccessRefused(repr(error))
     return ConnectionLost(repr(error) or type(error).__name__)
+
+
+def blocking_connection(parameters: pika.ConnectionParameters) -> pika.BlockingConnection:
+    """A ``BlockingConnection`` to one node; pika's failure as ``ConnectionLost``/``AccessRefused``."""
+    try:
+        return pika.BlockingConnection(parameters)
+    except pika.exceptions.AMQPConnectionError as error:
+        raise map_connection_error(error) from error
 
 
 def names_message(reply_text: str, message: Outgoing) -> bool:

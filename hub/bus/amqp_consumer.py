@@ -21,10 +21,12 @@ import pika.exceptions
 
 from hub.bus.amqp_codec import (
     RECONNECT_POLICY,
+    blocking_connection,
     map_channel_error,
     map_connection_error,
     to_delivery,
 )
+from hub.bus.nodes import Nodes
 from hub.bus.types import BusError, ConnectionLost, Delivery
 
 
@@ -36,9 +38,9 @@ class AmqpConsumer:
     """
 
     def __init__(
-        self, parameters: pika.ConnectionParameters, queue: str, prefetch: int = 256
+        self, nodes: Nodes | pika.ConnectionParameters, queue: str, prefetch: int = 256
     ) -> None:
-        self._parameters = parameters
+        self._nodes = Nodes.of(nodes)
         self._queue = queue
         self._prefetch = prefetch
         self._connection: Any = None
@@ -111,7 +113,7 @@ class AmqpConsumer:
 
     def _open(self) -> None:
         with self._translating_errors():
-            self._connection = pika.BlockingConnection(self._parameters)
+            self._connection = self._nodes.open(blocking_connection)
             self._channel = self._connection.channel()
             self._channel.basic_qos(prefetch_count=self._prefetch)
             self._channel.add_on_cancel_callback(self._on_cancelled)

@@ -14,15 +14,16 @@ import pika
 
 from hub.bus.amqp_codec import RECONNECT_POLICY, user_of
 from hub.bus.amqp_session import Batch, ConfirmSession
+from hub.bus.nodes import Nodes
 from hub.bus.types import FailureReason, Outgoing, PublishFailed, PublishRefused
 
 
 class AmqpPublisher:
     """A ``Publisher`` on RabbitMQ with publisher confirms, mandatory and persistent messages."""
 
-    def __init__(self, parameters: pika.ConnectionParameters, max_in_flight: int = 256) -> None:
-        self._parameters = parameters
-        self._user = user_of(parameters)
+    def __init__(self, nodes: Nodes | pika.ConnectionParameters, max_in_flight: int = 256) -> None:
+        self._nodes = Nodes.of(nodes)
+        self._user = user_of(self._nodes.first)
         self._max_in_flight = max_in_flight
         self._lock = threading.Lock()  # one batch at a time per connection
         self._session: ConfirmSession | None = None
@@ -67,6 +68,9 @@ class AmqpPublisher:
         return self._session
 
     def _open_session(self) -> ConfirmSession:
-        session = ConfirmSession(self._parameters, self._max_in_flight)
+        return self._nodes.open(self._session_on)
+
+    def _session_on(self, parameters: pika.ConnectionParameters) -> ConfirmSession:
+        session = ConfirmSession(parameters, self._max_in_flight)
         session.start()
         return session

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import kombu.exceptions
@@ -24,6 +24,7 @@ from kombu.entity import Exchange, Queue
 
 from hub.bus.drift import Observed
 from hub.bus.management import ManagementClient, ManagementError
+from hub.bus.nodes import Nodes, where
 from hub.bus.topology import Topology
 from hub.bus.types import AccessRefused, BusError, ConnectionLost
 
@@ -61,7 +62,7 @@ class ConnectRetry:
 
 def declare_topology(
     topology: Topology,
-    parameters: pika.ConnectionParameters,
+    parameters: pika.ConnectionParameters | Nodes,
     management: ManagementClient,
     report: Callable[[str], None] = lambda line: None,
     *,
@@ -74,7 +75,8 @@ def declare_topology(
     the user of ``parameters`` (one with configure rights on ``sihub.*``); its host, port,
     credentials and TLS are used, its vhost is replaced by the topology's. While the
     management API or the AMQP port cannot be reached, each is retried as ``retry`` says,
-    with a line to ``report`` per retry.
+    with a line to ``report`` per retry; of a cluster's nodes, each attempt tries every
+    node in turn.
 
     Raises:
         TopologyConflict: an object exists with other properties (RabbitMQ's 406), e.g.
@@ -91,8 +93,8 @@ def declare_topology(
     for policy in topology.policies:
         management.put_policy(vhost, policy)
         report(f"policy {policy.name} ({policy.pattern}): set {dict(policy.definition)}")
-    with kombu_connection(parameters, vhost, retry.connect_timeout) as connection:
-        _connect(connection, f"{parameters.host}:{parameters.port}", retry, report)
+    nodes = Nodes.of(parameters)
+    with _connect_any(nodes, vhost, retry, report) as connection:
         try:
             channel = connection.channel()
             for exchange in topology.exchanges:
@@ -157,6 +159,47 @@ def kombu_connection(
         transport_options={"client_properties": client_properties},
         **login,
     )
+
+
+def _connect_any(
+    nodes: Nodes, vhost: str, retry: ConnectRetry, report: Callable[[str], None]
+) -> Connection:
+    """An open kombu connection to the first node that answers, retried as ``retry`` says.
+
+    One node: kombu's ``ensure_connection`` retries it. Several: each attempt tries every
+    node once (starting with the one that answered last), then sleeps as ``retry`` says.
+    """
+    if len(nodes.parameters) == 1:
+        connection = kombu_connection(nodes.first, vhost, retry.connect_timeout)
+        try:
+            _connect(connection, where(nodes.first), retry, report)
+        except BaseException:
+            connection.release()
+            raise
+        return connection
+    once = replace(retry, max_retries=0)
+
+    def attempt(parameters: pika.ConnectionParameters) -> Connection:
+        connection = kombu_connection(parameters, vhost, retry.connect_timeout)
+        try:
+            _connect(connection, where(parameters), once, report)
+        except BaseException:
+            connection.release()
+            raise
+        return connection
+
+    intervals = retry.intervals()
+    retries = 0
+    while True:
+        try:
+            return nodes.open(attempt)
+        except ConnectionLost as error:
+            if retries >= retry.max_retries:
+                raise
+            interval = next(intervals)
+            report(f"{error}; retrying in {interval:g} s")
+            time.sleep(interval)
+            retries += 1
 
 
 def _connect(

@@ -10,7 +10,7 @@ import threading
 from urllib.parse import unquote, urlsplit
 
 from hub.bus.amqp import AmqpBroker
-from hub.bus.amqp_codec import connection_parameters
+from hub.bus.amqp_codec import node_parameters
 from hub.bus.memory import MemoryBroker
 from hub.bus.topology import Topology, default_topology
 from hub.bus.types import Broker
@@ -46,12 +46,13 @@ def open_broker(
 
     ``memory://`` (or ``memory://tax@``) connects to the in-process broker as that
     user (default ``hub``; passwords are not checked). ``amqp://`` and ``amqps://``
-    connect to RabbitMQ, the vhost URL-quoted in the path (``%2F`` for ``/``).
+    connect to RabbitMQ, the vhost URL-quoted in the path (``%2F`` for ``/``); several
+    nodes of a cluster may be listed, separated by commas (:mod:`hub.bus.nodes`).
     """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         name = user or unquote(urlsplit(url).username or "") or DEFAULT_MEMORY_USER
         return memory_broker().connect(name)
     if scheme in ("amqp", "amqps"):
-        return AmqpBroker(connection_parameters(url, user, password), connection_name)
+        return AmqpBroker(node_parameters(url, user, password), connection_name)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use memory:// or amqp://")

@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from hub.bus.nodes import first_node
 from hub.bus.topology import PolicySpec
 from hub.bus.types import BusError
 
@@ -40,9 +41,11 @@ class ManagementClient:
     def for_broker(cls, broker_url: str, management_url: str | None = None) -> ManagementClient:
         """The management API beside ``broker_url``: ``management_url``, env, or ``http://host:15672``.
 
+        Of a cluster's nodes, the first listed serves (any node answers for the whole cluster).
+
         Credentials come from the management URL when it has them, else from the broker URL.
         """
-        amqp = urlsplit(broker_url)
+        amqp = urlsplit(first_node(broker_url))
         url = (
             management_url
             or os.environ.get(MANAGEMENT_URL_ENV)

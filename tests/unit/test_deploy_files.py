@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from contracts.codes import Department
+from hub.bus.nodes import node_urls
 from hub.cli import COMMANDS
 from hub.config import Settings
 from tests.support.tools import REPO, require_tool, run_tool
@@ -184,6 +185,21 @@ def test_cluster_peers_are_the_three_rabbitmq_services_sharing_one_cookie() -> N
     assert len(cookies) == 1 and cookies.pop().startswith("${RABBITMQ_CLUSTER_COOKIE:?")
     targets = scrape_targets(DEPLOY / "prometheus" / "prometheus.cluster.yml")
     assert set(targets["rabbitmq-queues"]) == {f"{n}:15692" for n in nodes}
+
+
+def test_in_the_cluster_each_sihub_service_lists_the_three_nodes_as_its_own_user() -> None:
+    base = sihub_services(COMPOSE_FILES[0])
+    overlay = compose(COMPOSE_FILES[1])["services"]
+    assert {name for name in overlay if name in base} == set(base)  # the hub and every adapter
+    for name, service in base.items():
+        listed = overlay[name]["environment"]["SIHUB_BROKER_URL"]
+        nodes = node_urls(listed)  # the same user, password and vhost on every node, or ValueError
+        assert [urlsplit(n).hostname for n in nodes] == ["rabbitmq", "rabbitmq-2", "rabbitmq-3"], name
+        single = urlsplit(service["environment"]["SIHUB_BROKER_URL"])
+        first = urlsplit(nodes[0])
+        assert (first.scheme, first.username, first.password, first.path) == (
+            single.scheme, single.username, single.password, single.path
+        ), name  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["prometheus.yml", "prometheus.cluster.yml"])
