@@ -170,29 +170,13 @@ def _connect_any(
     node once (starting with the one that answered last), then sleeps as ``retry`` says.
     """
     if len(nodes.parameters) == 1:
-        connection = kombu_connection(nodes.first, vhost, retry.connect_timeout)
-        try:
-            _connect(connection, where(nodes.first), retry, report)
-        except BaseException:
-            connection.release()
-            raise
-        return connection
+        return _open(nodes.first, vhost, retry, report)
     once = replace(retry, max_retries=0)
-
-    def attempt(parameters: pika.ConnectionParameters) -> Connection:
-        connection = kombu_connection(parameters, vhost, retry.connect_timeout)
-        try:
-            _connect(connection, where(parameters), once, report)
-        except BaseException:
-            connection.release()
-            raise
-        return connection
-
     intervals = retry.intervals()
     retries = 0
     while True:
         try:
-            return nodes.open(attempt)
+            return nodes.open(lambda parameters: _open(parameters, vhost, once, report))
         except ConnectionLost as error:
             if retries >= retry.max_retries:
                 raise
@@ -200,6 +184,19 @@ def _connect_any(
             report(f"{error}; retrying in {interval:g} s")
             time.sleep(interval)
             retries += 1
+
+
+def _open(
+    parameters: pika.ConnectionParameters, vhost: str, retry: ConnectRetry, report: Callable[[str], None]
+) -> Connection:
+    """An open kombu connection to one node (released again if it cannot be opened)."""
+    connection = kombu_connection(parameters, vhost, retry.connect_timeout)
+    try:
+        _connect(connection, where(parameters), retry, report)
+    except BaseException:
+        connection.release()
+        raise
+    return connection
 
 
 def _connect(

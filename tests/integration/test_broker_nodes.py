@@ -108,3 +108,16 @@ def test_the_hub_runs_over_a_node_list(
         env.wait_idle()
         routed = [json.loads(d.body)["type"] for d in env.drain("hrss")]
     assert routed == ["case.routed"]
+
+
+def test_declaring_retries_the_round_of_nodes_then_names_each(
+    vhost: str, rabbit_management: ManagementClient
+) -> None:
+    dead = node_parameters(f"amqp://guest:guest@127.0.0.1:1/{vhost},amqp://guest:guest@127.0.0.1:2/{vhost}")
+    lines: list[str] = []
+    with pytest.raises(ConnectionLost, match=r"127\.0\.0\.1:1.*127\.0\.0\.1:2"):
+        declare_topology(
+            default_topology(vhost), dead, rabbit_management, lines.append,
+            retry=ConnectRetry(max_retries=1, interval_start=0.1, connect_timeout=1.0),
+        )  # fmt: skip
+    assert len([line for line in lines if "retrying in 0.1 s" in line]) == 1, lines
