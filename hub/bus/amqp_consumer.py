@@ -151,12 +151,14 @@ class AmqpConsumer:
             raise map_channel_error(error) from error
         except pika.exceptions.AMQPConnectionError as error:
             self._drop_connection()
+            self._nodes.lost()
             raise map_connection_error(error) from error
         except pika.exceptions.AMQPChannelError as error:
             self._drop_connection()
             raise ConnectionLost(repr(error)) from error
         except ConnectionLost:
             self._drop_connection()
+            self._nodes.lost()
             raise
 
 

@@ -58,6 +58,7 @@ class AmqpPublisher:
         with self._lock:
             if self._session is not None:
                 self._session.close()
+                self._nodes.lost()
                 self._session = None
 
     def _connected(self) -> ConfirmSession:

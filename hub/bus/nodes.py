@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -73,21 +74,31 @@ def where(parameters: pika.ConnectionParameters) -> str:
     return f"{parameters.host}:{parameters.port}"
 
 
-class Nodes:
-    """The connection parameters of each node, and which of them answered last.
+@dataclass
+class _Turn:
+    """Which node to try first, shared by every copy of one ``Nodes``."""
 
-    Copies made with :meth:`renamed` share that memory, so a consumer reconnecting
-    after a node died starts where the publisher already found a live one.
+    index: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Nodes:
+    """The connection parameters of each node, and which of them to try first.
+
+    Each connection starts with the node that answered last. Copies made with
+    :meth:`renamed` (one per publisher or consumer) share that memory, so a consumer
+    reconnecting after a node died starts where the publisher already found a live
+    one; a copy whose connection was lost (:meth:`lost`) moves the turn past its node.
     """
 
     def __init__(
-        self, parameters: Sequence[pika.ConnectionParameters], _last: list[int] | None = None
+        self, parameters: Sequence[pika.ConnectionParameters], _turn: _Turn | None = None
     ) -> None:
         if not parameters:
             raise ValueError("a broker needs at least one node")
         self.parameters = tuple(parameters)
-        self._last = _last if _last is not None else [0]
-        self._lock = threading.Lock()
+        self._turn = _turn if _turn is not None else _Turn()
+        self._connected: int | None = None  # the node this copy's connection opened on
 
     @classmethod
     def of(cls, nodes: Nodes | pika.ConnectionParameters) -> Nodes:
@@ -101,12 +112,12 @@ class Nodes:
 
     def renamed(self, rename: Callable[[pika.ConnectionParameters], pika.ConnectionParameters]) -> Nodes:
         """The same nodes with ``rename`` applied to each (e.g. a connection name), sharing the turn."""
-        return Nodes([rename(p) for p in self.parameters], self._last)
+        return Nodes([rename(p) for p in self.parameters], self._turn)
 
     def in_turn(self) -> list[tuple[int, pika.ConnectionParameters]]:
-        """Every node, starting with the one that answered last."""
-        with self._lock:
-            start = self._last[0] % len(self.parameters)
+        """Every node, starting with the one whose turn it is."""
+        with self._turn.lock:
+            start = self._turn.index % len(self.parameters)
         order = list(range(start, len(self.parameters))) + list(range(start))
         return [(index, self.parameters[index]) for index in order]
 
@@ -126,10 +137,24 @@ class Nodes:
                 last_error = error
                 failures.append(f"{where(parameters)}: {error}")
                 continue
-            with self._lock:
-                self._last[0] = index
+            with self._turn.lock:
+                self._turn.index = index
+            self._connected = index
             return result
         assert last_error is not None
         if len(self.parameters) == 1:
             raise last_error
         raise ConnectionLost(f"no node of the broker answered ({'; '.join(failures)})") from last_error
+
+    def lost(self) -> None:
+        """This copy's connection was lost: unless another copy moved on already, start after its node.
+
+        A node that died is then not the first tried again (with its host gone, that
+        would cost a connect timeout before the live node).
+        """
+        connected, self._connected = self._connected, None
+        if connected is None:
+            return
+        with self._turn.lock:
+            if self._turn.index == connected:
+                self._turn.index = (connected + 1) % len(self.parameters)

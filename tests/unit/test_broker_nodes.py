@@ -91,3 +91,17 @@ def test_a_refused_login_is_not_tried_elsewhere() -> None:
     with pytest.raises(AccessRefused):
         parameters("a", "b").open(opener)
     assert tried == ["a"]
+
+
+def test_a_lost_connection_moves_the_turn_past_its_node_once() -> None:
+    nodes = parameters("a", "b", "c")
+    consumer, publisher = nodes.renamed(lambda p: p), nodes.renamed(lambda p: p)
+    assert consumer.open(lambda p: p.host) == "a"
+    assert publisher.open(lambda p: p.host) == "a"
+
+    consumer.lost()  # node a died under both connections
+    publisher.lost()  # the consumer moved the turn already: not past b as well
+
+    assert [p.host for _, p in nodes.in_turn()] == ["b", "c", "a"]
+    consumer.lost()  # twice for one connection changes nothing
+    assert [p.host for _, p in nodes.in_turn()] == ["b", "c", "a"]
