@@ -28,6 +28,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import MAX_BODY_BYTES
+from hub.bus.nodes import node_urls
 from hub.config import EnvOverFileSettings, SignatureMode
 
 #: Room left under the hub's body limit for what a batch's size estimate cannot see.
@@ -69,7 +70,10 @@ class AdapterSettings(EnvOverFileSettings):
     ``SIHUB_ADAPTER_SINK``), so that the broker URL is the same variable as the hub's.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SIHUB_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused broker URL or webhook secret must not be echoed.
+    model_config = SettingsConfigDict(
+        env_prefix="SIHUB_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     broker_url: str = "memory://"
     adapter_sink: str = Field("none", description="webhook:https://… | inbox:/path | none")
@@ -97,6 +101,13 @@ class AdapterSettings(EnvOverFileSettings):
     adapter_prefetch: int = Field(1, ge=1, le=1000)
     adapter_max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1024)
     adapter_batch_limit_bytes: int = Field(MAX_BODY_BYTES - BATCH_HEADROOM_BYTES, ge=1024)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _nodes_agree(cls, value: str) -> str:
+        """Several nodes listed must be one cluster's: same user, password and vhost."""
+        node_urls(value)
+        return value
 
     @field_validator("adapter_sink")
     @classmethod

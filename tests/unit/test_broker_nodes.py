@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pika
 import pytest
+from pydantic import ValidationError
 
+from adapters.settings import AdapterSettings
 from hub.bus.nodes import Nodes, first_node, node_urls
 from hub.bus.types import AccessRefused, ConnectionLost
+from hub.config import Settings
 
 ONE = "amqp://hub:s%2Cecret@rabbit-1:5672/sihub"
 TWO = "amqps://hub:s%2Cecret@rabbit-2:5671/sihub"
@@ -105,3 +108,18 @@ def test_a_lost_connection_moves_the_turn_past_its_node_once() -> None:
     assert [p.host for _, p in nodes.in_turn()] == ["b", "c", "a"]
     consumer.lost()  # twice for one connection changes nothing
     assert [p.host for _, p in nodes.in_turn()] == ["b", "c", "a"]
+
+
+@pytest.mark.parametrize("settings", [Settings, AdapterSettings])
+def test_settings_refuse_nodes_of_two_users_without_echoing_a_password(settings: type) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(broker_url="amqp://hub:pw-one@a:5672/sihub,amqp://tax:pw-two@b:5672/sihub")
+    text = str(refused.value)
+    assert "broker_url" in text and "share them" in text
+    assert "pw-one" not in text and "pw-two" not in text
+
+
+@pytest.mark.parametrize("settings", [Settings, AdapterSettings])
+def test_settings_take_a_node_list(settings: type) -> None:
+    url = f"{ONE},{ONE.replace('rabbit-1', 'rabbit-2')}"
+    assert settings(broker_url=url).broker_url == url
