@@ -29,7 +29,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -270,7 +269,7 @@ def catching_up(count: int, database: str, replicas: int, report: Callable[[str]
             while datetime.now().astimezone() < last_due + timedelta(seconds=0.5):
                 time.sleep(0.1)
             if sink.count("sla.warning"):
-                raise RuntimeError("a warning fired before the first hub stopped: raise --backlog's margin")
+                raise RuntimeError("a warning fired before the first hub stopped: registering took longer than the margin")
             since = len(sink.arrivals)
             children = hubs(vhost, db, path, Path(tmp), replicas, "after")
             wait_until(lambda: sink.count("sla.breached") >= count, 300)
@@ -294,7 +293,7 @@ def catching_up(count: int, database: str, replicas: int, report: Callable[[str]
 
 def bare(count: int, report: Callable[[str], None]) -> Rate:
     """The messages of ``count`` breaches from a bare pika publisher."""
-    with scratch_county("sla-bare") as vhost, tempfile.TemporaryDirectory() as tmp, nullcontext():
+    with scratch_county("sla-bare") as vhost, tempfile.TemporaryDirectory() as tmp:
         sink = Sink(url_for(vhost, "hrss", "hrss-dev"))
         receiver = threading.Thread(target=sink.run)
         receiver.start()
