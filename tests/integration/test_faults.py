@@ -2,7 +2,9 @@
 
 * the broker restarts while departments publish and the hub consumes;
 * the hub is killed with SIGKILL in the middle of its batches, then restarted;
-* the hub is stopped with SIGTERM and drains what it holds.
+* the hub is stopped with SIGTERM and drains what it holds;
+* the cluster node the hub is connected to dies mid-stream (a TCP stand-in for it is
+  killed): the hub carries on through the next node of its broker URL.
 
 These restart the shared RabbitMQ application (``rabbitmqctl stop_app``), so they
 run last and only where the broker is local.
@@ -22,8 +24,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -257,3 +260,82 @@ def test_broker_restart_mid_stream_loses_nothing(
         wait_until(routed, 90, "every case.routed")
     assert count_cases(database_url, 3) == (total, total)
     assert len(routed.seen) == total  # type: ignore[attr-defined]
+
+
+class NodeProxy:
+    """A stand-in for one node of a cluster: forwards TCP to the real broker until :meth:`kill`.
+
+    Killing it closes every connection through it and refuses new ones, which is what
+    the hub sees when the node it is connected to dies.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.accepted = 0
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # killed
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, upstream]
+                self.accepted += 1
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def kill(self) -> None:
+        """The node dies: its connections drop, and nothing answers on its port."""
+        self.listener.close()
+        with self._lock:
+            for end in self._sockets:
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+
+def test_a_node_dying_mid_stream_moves_the_hub_to_the_next_node(
+    county: tuple[str, Callable[[str], str], str],
+) -> None:
+    _, url, database_url = county
+    total = 1500
+    direct = urlsplit(url("hub"))
+    assert direct.hostname is not None
+    node = NodeProxy(direct.hostname, direct.port or 5672)
+    through_node = direct._replace(netloc=f"{direct.username}:{direct.password}@127.0.0.1:{node.port}").geturl()
+    with hub_process(f"{through_node},{url('hub')}", database_url):
+        wait_until(lambda: ledger_ready(database_url), 30, "the hub to create its schema")
+        # The gate's consumer and the relay's publisher, at least, on the first node.
+        wait_until(lambda: node.accepted >= 2, 30, "the hub to connect through the first node")
+        publisher = threading.Thread(target=publish_all, args=(url("tax"), registrations(total, 4), 30))
+        publisher.start()
+        wait_until(lambda: count_cases(database_url, 4)[0] >= 100, 60, "the stream to start")
+        node.kill()
+        assert count_cases(database_url, 4)[0] < total, "the node died too late to test anything"
+        publisher.join(180)
+        assert not publisher.is_alive()
+        wait_until(lambda: count_cases(database_url, 4)[0] == total, 120, "every case on the next node")
+        routed = all_routed(url("hrss"), total)
+        wait_until(routed, 90, "every case.routed")
+    assert count_cases(database_url, 4) == (total, total)  # one effect per message
+    assert len(routed.seen) == total  # type: ignore[attr-defined]  # each case.routed went out
