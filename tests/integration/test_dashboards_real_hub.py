@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from tests.support.dashboards import (
     variable_queries,
     wait_for_recordings,
 )
+from tests.support.network import free_port
 from tests.support.prometheus import RunningPrometheus, running_prometheus
 
 pytestmark = pytest.mark.integration
@@ -54,12 +53,6 @@ EMPTY_AT_MONTH_END = (
     "sihub_payment_batches_overdue",
     "ALERTS",
 )
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,9 @@ unreachable broker must surface as the transport's errors, within the retry budg
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from typing import Any
 
 import pika
@@ -37,17 +34,12 @@ from hub.bus.topology import (
     to_definitions,
 )
 from hub.bus.types import AccessRefused, ConnectionLost
+from tests.support.network import TcpForwarder, free_port
 
 pytestmark = pytest.mark.integration
 
 #: Short sleeps, so that a test of the retries takes a second, not a minute.
 FAST = ConnectRetry(max_retries=2, interval_start=0.2, interval_step=0.2, interval_max=1.0)
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _state(management: ManagementClient, vhost: str) -> dict[str, Any]:
@@ -243,7 +235,7 @@ def test_a_refused_login_fails_at_once_without_retrying(
 def test_an_unreachable_broker_fails_after_the_retries_with_a_clear_error(
     scratch_vhost: str, rabbit_management: ManagementClient, rabbit_url: Callable[..., str]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     parameters = connection_parameters(rabbit_url(scratch_vhost))
     parameters.port = port
     lines: list[str] = []
@@ -266,7 +258,7 @@ def test_an_unreachable_broker_fails_after_the_retries_with_a_clear_error(
 def test_an_unreachable_management_api_is_retried_then_fails(
     scratch_vhost: str, rabbit_url: Callable[..., str]
 ) -> None:
-    management = ManagementClient(f"http://127.0.0.1:{_free_port()}", "guest", "guest")
+    management = ManagementClient(f"http://127.0.0.1:{free_port()}", "guest", "guest")
     lines: list[str] = []
     try:
         with pytest.raises(ManagementError):
@@ -282,49 +274,6 @@ def test_an_unreachable_management_api_is_retried_then_fails(
     assert len(lines) == 2 and all("ConnectError" in line and "retrying" in line for line in lines)
 
 
-class _LateBroker:
-    """A TCP forwarder to RabbitMQ that starts listening only ``delay`` seconds from now."""
-
-    def __init__(self, target: tuple[str, int], delay: float) -> None:
-        self.port = _free_port()
-        self._target = target
-        self._delay = delay
-        self._stop = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        if self._stop.wait(self._delay):
-            return
-        with socket.create_server(("127.0.0.1", self.port)) as listener:
-            listener.settimeout(0.1)
-            while not self._stop.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                upstream = socket.create_connection(self._target)
-                self._sockets += [client, upstream]
-                for source, sink in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-            sink.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for sock in self._sockets:
-            sock.close()
-
-
 def test_a_broker_that_comes_up_late_is_waited_for(
     declared: tuple[Topology, list[str]],
     rabbit_management: ManagementClient,
@@ -332,7 +281,7 @@ def test_a_broker_that_comes_up_late_is_waited_for(
 ) -> None:
     topology, first = declared
     parameters = connection_parameters(rabbit_url(topology.vhost))
-    late = _LateBroker((parameters.host, parameters.port), delay=1.0)
+    late = TcpForwarder((parameters.host, parameters.port), delay=1.0)
     parameters.port = late.port
     lines: list[str] = []
     retry = ConnectRetry(max_retries=20, interval_start=0.25, interval_step=0.0)

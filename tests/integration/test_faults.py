@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -40,6 +39,7 @@ from hub.bus.types import BusError, Outgoing
 from hub.ids import uuid7
 from tests.integration.hubenv import envelope
 from tests.support.databases import scratch_postgres
+from tests.support.network import TcpForwarder, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -142,12 +142,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -262,58 +256,6 @@ def test_broker_restart_mid_stream_loses_nothing(
     assert len(routed.seen) == total  # type: ignore[attr-defined]
 
 
-class NodeProxy:
-    """A stand-in for one node of a cluster: forwards TCP to the real broker until :meth:`kill`.
-
-    Killing it closes every connection through it and refuses new ones, which is what
-    the hub sees when the node it is connected to dies.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.accepted = 0
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # killed
-                return
-            upstream = socket.create_connection(self.target)
-            with self._lock:
-                self._sockets += [client, upstream]
-                self.accepted += 1
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
-
-    def kill(self) -> None:
-        """The node dies: its connections drop, and nothing answers on its port."""
-        self.listener.close()
-        with self._lock:
-            for end in self._sockets:
-                with suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
-
-
 def test_a_node_dying_mid_stream_moves_the_hub_to_the_next_node(
     county: tuple[str, Callable[[str], str], str],
 ) -> None:
@@ -321,7 +263,7 @@ def test_a_node_dying_mid_stream_moves_the_hub_to_the_next_node(
     total = 1500
     direct = urlsplit(url("hub"))
     assert direct.hostname is not None
-    node = NodeProxy(direct.hostname, direct.port or 5672)
+    node = TcpForwarder((direct.hostname, direct.port or 5672))
     through_node = direct._replace(netloc=f"{direct.username}:{direct.password}@127.0.0.1:{node.port}").geturl()
     with hub_process(f"{through_node},{url('hub')}", database_url):
         wait_until(lambda: ledger_ready(database_url), 30, "the hub to create its schema")
@@ -330,7 +272,7 @@ def test_a_node_dying_mid_stream_moves_the_hub_to_the_next_node(
         publisher = threading.Thread(target=publish_all, args=(url("tax"), registrations(total, 4), 30))
         publisher.start()
         wait_until(lambda: count_cases(database_url, 4)[0] >= 100, 60, "the stream to start")
-        node.kill()
+        node.close()  # the node dies
         assert count_cases(database_url, 4)[0] < total, "the node died too late to test anything"
         publisher.join(180)
         assert not publisher.is_alive()

@@ -10,7 +10,6 @@ a system Prometheus on port 9090.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -22,19 +21,14 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.support.network import free_port
+
 #: How long Prometheus may take to open its TSDB and answer /-/ready.
 READY_TIMEOUT = timedelta(seconds=30)
 
 
 class PrometheusError(RuntimeError):
     """Prometheus could not start, or its API answered with an error."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunningPrometheus:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from hub.bus.declare import declare_topology
 from hub.bus.management import ManagementClient
 from hub.bus.topology import default_topology, department_queue
 from tests.support.databases import scratch_postgres
+from tests.support.network import free_port
 
 #: One token per calling department.
 TOKENS: dict[Department, str] = {
@@ -57,12 +56,6 @@ class HubServer:
     def broker(self) -> AmqpBroker:
         """An administrator's connection to the server's vhost (to read department queues)."""
         return AmqpBroker(connection_parameters(self.broker_url), connection_name=f"api-test-{uuid.uuid4().hex[:6]}")
-
-
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
@@ -105,7 +98,7 @@ def hub_server(
     declare_topology(default_topology(vhost), connection_parameters(broker_url), rabbit_management)
     try:
         with scratch_postgres("api") as database_url:
-            port = _free_port()
+            port = free_port()
             env = {
                 **os.environ, "SIHUB_BROKER_URL": broker_url, "SIHUB_DATABASE_URL": database_url,
                 "SIHUB_TOKENS": str(tokens), "SIHUB_HTTP_HOST": "127.0.0.1", "SIHUB_HTTP_PORT": str(port),
