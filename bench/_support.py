@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ from urllib.parse import quote
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from hub.bus.factory import open_broker
 from hub.bus.management import ManagementClient
 from hub.bus.topology import default_topology, to_definitions
+from hub.bus.types import Delivery
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SIHUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -103,3 +107,22 @@ def check_ledger_options(parser: argparse.ArgumentParser, args: argparse.Namespa
     """Refuse several hubs on a SQLite ledger (one hub process per SQLite file)."""
     if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
         parser.error("--replicas: 1, or more on PostgreSQL (a SQLite ledger is for one hub process)")
+
+
+def receive(
+    url: str, queue: str, stop: threading.Event,
+    handle: Callable[[list[Delivery], float], None], *, wait_seconds: float = 0.1,
+) -> None:  # fmt: skip
+    """Consume ``queue`` until ``stop`` is set: each batch goes to ``handle`` with the
+    ``perf_counter`` instant it arrived, then is acked (a benchmark's receiving department)."""
+    broker = open_broker(url)
+    consumer = broker.consumer(queue, prefetch=2000)
+    try:
+        while not stop.is_set():
+            batch = consumer.fetch(1000, wait_seconds)
+            if batch:
+                handle(batch, time.perf_counter())
+                consumer.ack([d.delivery_tag for d in batch])
+    finally:
+        consumer.close()
+        broker.close()

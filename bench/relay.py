@@ -40,6 +40,7 @@ from bench._support import (
     free_port,
     ledger,
     percentile,
+    receive,
     scratch_county,
     url_for,
 )
@@ -113,23 +114,15 @@ class Sink:
     duplicates: int = 0
 
     def run(self) -> None:
-        broker = open_broker(self.url)
-        consumer = broker.consumer("sihub.dept.hrss", prefetch=2000)
-        try:
-            while not self.stop.is_set():
-                batch = consumer.fetch(1000, 0.1)
-                now = time.perf_counter()
-                for delivery in batch:
-                    key = self.key(delivery)
-                    if key in self.received:
-                        self.duplicates += 1
-                    else:
-                        self.received[key] = now
-                if batch:
-                    consumer.ack([d.delivery_tag for d in batch])
-        finally:
-            consumer.close()
-            broker.close()
+        receive(self.url, "sihub.dept.hrss", self.stop, self._arrived)
+
+    def _arrived(self, batch: list[Delivery], now: float) -> None:
+        for delivery in batch:
+            key = self.key(delivery)
+            if key in self.received:
+                self.duplicates += 1
+            else:
+                self.received[key] = now
 
 
 def wait_for_consumer(

@@ -41,11 +41,12 @@ from bench._support import (
     free_port,
     ledger,
     percentile,
+    receive,
     scratch_county,
     url_for,
 )
 from bench.relay import cpu_seconds, messages, produce, wait_for_consumer
-from hub.bus.factory import open_broker
+from hub.bus.types import Delivery
 
 #: p99 lateness of warnings and breaches, seconds.
 BAR_SECONDS = 2.0
@@ -121,34 +122,21 @@ class Sink:
         return self.counts[type_]
 
     def run(self) -> None:
-        broker = open_broker(self.url)
-        consumer = broker.consumer("sihub.dept.hrss", prefetch=2000)
-        try:
-            while not self.stop.is_set():
-                batch = consumer.fetch(1000, 0.05)
-                at, wall = time.perf_counter(), datetime.now().astimezone()
-                for delivery in batch:
-                    type_ = str(delivery.headers.get("x-sihub-type", ""))
-                    if type_ not in WATCHED:
-                        continue
-                    envelope = json.loads(delivery.body)
-                    payload = envelope["payload"]
-                    due = payload.get("sign_by") if type_ == "case.routed" else payload["due_at"]
-                    self.arrivals.append(
-                        Arrival(
-                            type_,
-                            envelope["case_id"],
-                            datetime.fromisoformat(due) if due else None,
-                            wall,
-                            at,
-                        )
-                    )
-                    self.counts[type_] += 1
-                if batch:
-                    consumer.ack([d.delivery_tag for d in batch])
-        finally:
-            consumer.close()
-            broker.close()
+        receive(self.url, "sihub.dept.hrss", self.stop, self._arrived, wait_seconds=0.05)
+
+    def _arrived(self, batch: list[Delivery], at: float) -> None:
+        wall = datetime.now().astimezone()
+        for delivery in batch:
+            type_ = str(delivery.headers.get("x-sihub-type", ""))
+            if type_ not in WATCHED:
+                continue
+            envelope = json.loads(delivery.body)
+            payload = envelope["payload"]
+            due = payload.get("sign_by") if type_ == "case.routed" else payload["due_at"]
+            self.arrivals.append(
+                Arrival(type_, envelope["case_id"], datetime.fromisoformat(due) if due else None, wall, at)
+            )
+            self.counts[type_] += 1
 
 
 def policy(directory: Path, sign_seconds: int, warn_seconds: int) -> Path:
