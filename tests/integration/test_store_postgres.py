@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 from contracts.codes import Department
 from hub.store.errors import Conflict, Unavailable
 from hub.store.store import Store
-from tests.support.databases import closed_port, scratch_postgres
+from tests.support.databases import scratch_postgres
+from tests.support.network import free_port
 from tests.support.store_suite import NOW, StoreSuite, deadline, make_case, save
 
 pytestmark = pytest.mark.integration
@@ -91,7 +92,7 @@ def test_postgres_load_with_lock_makes_a_second_writer_wait_its_turn(store: Stor
 
 
 def test_postgres_store_is_unavailable_when_the_server_cannot_be_reached() -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/sihub_{uuid.uuid4().hex[:6]}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/sihub_{uuid.uuid4().hex[:6]}"
     with pytest.raises(Unavailable):
         Store.open(url)
     with pytest.raises(Unavailable):

@@ -9,16 +9,15 @@ but fail when ``CI`` is set.
 from __future__ import annotations
 
 import os
-import socket
-import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+
+from bench._support import scratch_database
 
 #: The maintenance database of the test server; scratch databases are made from it.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -31,35 +30,19 @@ def sqlite_url(directory: Path, name: str = "ledger.db") -> str:
     return f"sqlite:///{directory / name}"
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     """Skip the test on a laptop; fail it when ``CI`` is set."""
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
 
 
-def closed_port() -> int:
-    """A loopback TCP port nothing listens on (bound and released at once)."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def scratch_postgres(label: str = "store") -> Iterator[str]:
     """A new, empty PostgreSQL database for the block; its URL. Dropped afterwards."""
-    name = f"sihub_test_{label}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 5})  # fmt: skip
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error.orig}")
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(POSTGRES_ADMIN_URL, f"sihub_test_{label}"))
+        except OperationalError as error:
+            unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error.orig}")
+        yield url
