@@ -19,6 +19,7 @@ MEMORY_BROKER = "memory://"
 #: How signatures are checked on what arrives: not at all, when present, or always.
 SignatureMode = Literal["off", "optional", "required"]
 
+
 class EnvOverFileSettings(BaseSettings):
     """Settings whose ``--config`` TOML file arrives as init values and the environment wins."""
 
